@@ -1,0 +1,95 @@
+package core
+
+// side is what the start-up election reads of one node: only fields both
+// nodes publish, so that both compute the same answer from the same versions.
+type side struct {
+	name        string
+	maintenance bool
+	flapHold    bool
+	role        Role
+	want        bool
+	yield       bool
+	ineligible  bool
+}
+
+func sideOf(s *NodeState, group string) side {
+	g, _ := s.group(group)
+	return side{
+		name:        s.Node,
+		maintenance: s.Maintenance,
+		flapHold:    s.FlapHold,
+		role:        g.Role,
+		want:        g.Want,
+		yield:       g.Yield,
+		ineligible:  g.Ineligible,
+	}
+}
+
+// Grant returns the node that should start group g when both nodes are alive
+// and both hold it in STANDBY, with the reason, or "" when neither should.
+// It is symmetric: Grant(g, a, b) == Grant(g, b, a).
+//
+// In order: a node in maintenance never wins; an operator's takeover wins;
+// a node that yielded the group, whose last start failed, or that hit the
+// anti-flapping limit loses (unless an operator asked it); then the group's
+// preferred node; then the lower node name (jhad's rule).
+func Grant(g GroupConfig, a, b side) (string, string) {
+	if a.name > b.name {
+		a, b = b, a
+	}
+	if a.role.holds() || b.role.holds() {
+		return "", "a node holds the group"
+	}
+	cands := make([]side, 0, 2)
+	for _, s := range []side{a, b} {
+		if !s.maintenance {
+			cands = append(cands, s)
+		}
+	}
+	if len(cands) == 0 {
+		return "", "both nodes are in maintenance"
+	}
+	var wanting []side
+	for _, s := range cands {
+		if s.want {
+			wanting = append(wanting, s)
+		}
+	}
+	if len(wanting) == 1 {
+		return wanting[0].name, "operator takeover on " + wanting[0].name
+	}
+	if len(wanting) == 2 {
+		cands = wanting
+	} else {
+		var ok []side
+		var why string
+		for _, s := range cands {
+			switch {
+			case s.yield:
+				why = s.name + " yielded the group"
+			case s.ineligible:
+				why = "the last start on " + s.name + " failed"
+			case s.flapHold:
+				why = s.name + " is held by the anti-flapping limit"
+			default:
+				ok = append(ok, s)
+			}
+		}
+		if len(ok) == 0 {
+			return "", "no eligible node: " + why
+		}
+		if len(ok) == 1 {
+			if why == "" {
+				why = "the other node is in maintenance"
+			}
+			return ok[0].name, why
+		}
+		cands = ok
+	}
+	for _, s := range cands {
+		if s.name == g.Preferred {
+			return s.name, "preferred node"
+		}
+	}
+	return cands[0].name, "lower node name"
+}
