@@ -139,7 +139,9 @@ func (m *Machine) group(name string) *group {
 func (m *Machine) report(l Level, grp, event, msg, why string) {
 	r := Report{Level: l, Group: grp, Event: event, Msg: msg, Why: why}
 	m.reports = append(m.reports, r)
-	m.lastNote = r
+	if !strings.HasPrefix(event, "link-") && event != "ping" && event != "peer-seen" {
+		m.lastNote = r
+	}
 }
 
 func (m *Machine) setRole(g *group, r Role, why string) {
