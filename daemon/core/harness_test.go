@@ -19,20 +19,23 @@ type hop struct {
 }
 
 type hnode struct {
-	name      string
-	m         *Machine
-	epoch     uint64
-	persisted Persisted
-	up        bool // daemon process running
-	frozen    bool // SIGSTOP
-	exited    bool
-	running   map[string]bool // the world: resources of the group run on this host
-	ops       []hop
-	fence     int // tick at which a requested fence completes; -1 none
-	restarts  []RestartDone
-	failNext  map[string]string // "main/start" -> error ("refused:..." for a refusal)
-	selfFence []string
-	inbox     []hmsg
+	name        string
+	m           *Machine
+	epoch       uint64
+	persisted   Persisted
+	up          bool // daemon process running
+	frozen      bool // SIGSTOP
+	exited      bool
+	running     map[string]bool // the world: resources of the group run on this host
+	ops         []hop
+	fence       int // tick at which a requested fence completes; -1 none
+	probe       int // tick at which a requested peer probe completes; 0 none
+	probeAnswer bool
+	hostDown    bool // the host itself is down (crash), not only the daemon
+	restarts    []RestartDone
+	failNext    map[string]string // "main/start" -> error ("refused:..." for a refusal)
+	selfFence   []string
+	inbox       []hmsg
 }
 
 type hmsg struct {
@@ -97,7 +100,7 @@ func (c *cluster) boot(n *hnode, forceMain bool) {
 	cfg.Epoch = n.epoch
 	cfg.ForceMain = forceMain
 	n.m = New(cfg, n.persisted)
-	n.up, n.frozen, n.exited = true, false, false
+	n.up, n.frozen, n.exited, n.hostDown = true, false, false, false
 	n.ops, n.fence, n.restarts, n.inbox = nil, -1, nil, nil
 	c.printf("%s: boot epoch=%d", n.name, n.epoch)
 	for _, g := range cfg.Groups {
@@ -156,6 +159,11 @@ func (c *cluster) apply(n *hnode, acts []Action) {
 		case SelfFence:
 			c.printf("%s: self-fence %s (%s)", n.name, strings.Join(a.Groups, ","), a.Why)
 			n.selfFence = append(n.selfFence, a.Groups...)
+		case ProbePeer:
+			c.printf("%s: probe-peer", n.name)
+			peer := c.other(n)
+			n.probe = c.now + 1
+			n.probeAnswer = c.hostAlive(peer)
 		case ProbeGroups:
 			c.printf("%s: probe", n.name)
 			for _, g := range c.cfg.Groups {
@@ -194,6 +202,11 @@ func fmtGroups(s NodeState) string {
 	}
 	return strings.Join(parts, " ") + flags
 }
+
+// hostAlive: whether a node's host answers on its public address (the
+// public network is never cut in the harness; a crashed host is down until
+// its daemon boots again).
+func (c *cluster) hostAlive(n *hnode) bool { return !n.hostDown }
 
 func (c *cluster) linkWorks(l string, from, to *hnode) bool {
 	hl := c.links[l]
@@ -298,6 +311,10 @@ func (c *cluster) round() {
 			}
 			c.apply(n, n.m.Step(ev))
 		}
+		if n.probe > 0 && n.probe <= c.now {
+			n.probe = 0
+			c.apply(n, n.m.Step(PeerProbeDone{Answers: n.probeAnswer, Why: "ping"}))
+		}
 		rs := n.restarts
 		n.restarts = nil
 		for _, r := range rs {
@@ -401,6 +418,7 @@ func clusterFromArgs(words []string) *cluster {
 		PingConfigured:  kv["ping"] == "on",
 		MaxTakeovers:    atoi(kv["max-takeovers"], 0),
 		FlapWindowTicks: atoi(kv["window"], 1000),
+		PeerProbe:       kv["probe"] == "on",
 	}
 	links := kv["links"]
 	if links == "" {

@@ -53,6 +53,11 @@ type Machine struct {
 	fenceFailed string
 	fenceRetry  int // tick after which a failed fence is tried again
 
+	probing      bool // ProbePeer in flight
+	probed       bool // a probe answered during this peer-silent episode
+	probeAnswers bool
+	probeAt      int
+
 	pingKnown, pingReachable bool
 	maintenance              bool
 	flapHold                 bool
@@ -116,6 +121,18 @@ func (m *Machine) Step(ev Event) []Action {
 		m.pingKnown, m.pingReachable = true, e.Reachable
 	case Command:
 		m.command(e)
+	case PeerProbeDone:
+		if m.probing {
+			changed := !m.probed || m.probeAnswers != e.Answers
+			m.probing, m.probed, m.probeAnswers, m.probeAt = false, true, e.Answers, m.now
+			switch {
+			case !changed:
+			case e.Answers:
+				m.report(Warn, "", "partition", fmt.Sprintf("peer %s is silent on every link but its host answers on its public address", m.cfg.Peer), "a partition, not a death: not taking over ("+e.Why+")")
+			default:
+				m.report(Info, "", "peer-probe", fmt.Sprintf("peer %s does not answer on its public address either", m.cfg.Peer), e.Why)
+			}
+		}
 	case Stalled:
 		m.bump = true
 		m.report(Warn, "", "stalled", fmt.Sprintf("decision loop stalled for %d ticks", e.Ticks), "heartbeats that waited meanwhile may be stale: grants received before are void")
@@ -430,6 +447,7 @@ func (m *Machine) updateLinks() {
 		m.report(Info, "", "peer-alive", fmt.Sprintf("peer %s alive on %s", m.cfg.Peer, strings.Join(up, ",")), "heartbeats received")
 		m.fenced, m.fencing, m.fenceFailed = false, false, ""
 		m.episodeCounted = false
+		m.probing, m.probed = false, false
 		return
 	}
 	if !m.peerKnown {
@@ -585,6 +603,24 @@ func (m *Machine) decideAlone(g *group) {
 	case m.cfg.PingConfigured && !(m.pingKnown && m.pingReachable) && !g.want:
 		m.block(g, Warn, "no ping target reachable: this node may be the isolated one")
 		return
+	}
+	if m.cfg.PeerProbe && m.peerKnown && !m.peerLeft && !g.want {
+		if !m.probed {
+			if !m.probing {
+				m.probing = true
+				m.out = append(m.out, ProbePeer{})
+			}
+			m.block(g, Info, "checking whether the peer's host answers on its public address")
+			return
+		}
+		if m.probeAnswers {
+			if !m.probing && m.now-m.probeAt >= m.cfg.DeadTicks {
+				m.probing = true // ask again: the host may have died since
+				m.out = append(m.out, ProbePeer{})
+			}
+			m.block(g, Warn, "the peer's host answers on its public address: a partition, not a death (xhad takeover to override)")
+			return
+		}
 	}
 	automatic := m.peerKnown && !g.want
 	if automatic && !m.episodeCounted {

@@ -175,7 +175,7 @@ func (c *cluster) exec(w []string) error {
 		}
 	case "crash": // the host dies: daemon and resources
 		n := c.node(arg(1))
-		n.up = false
+		n.up, n.hostDown = false, true
 		n.running = map[string]bool{}
 		n.inbox, n.ops = nil, nil
 	case "kill": // kill -9 of the daemon only: resources keep running

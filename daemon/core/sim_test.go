@@ -71,6 +71,9 @@ func runSim(seed int64, steps int) error {
 	if rng.Intn(3) == 0 {
 		args = append(args, "failback=on")
 	}
+	if rng.Intn(2) == 0 {
+		args = append(args, "probe=on")
+	}
 	c := clusterFromArgs(args)
 	var log []string
 	note := func(s string) { log = append(log, fmt.Sprintf("%d: %s", c.now, s)) }

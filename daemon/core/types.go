@@ -66,6 +66,10 @@ type Config struct {
 	MaxTakeovers    int  // automatic takeovers per FlapWindowTicks; 0 = unlimited
 	FlapWindowTicks int
 	ForceMain       bool // `xhad run --force-main`: a lone node may take over
+	// PeerProbe: the peer has a public address outside the heartbeat links.
+	// Before taking over from a silent peer the daemon pings it there
+	// (ProbePeer); a peer host that answers is partitioned, not dead.
+	PeerProbe bool
 }
 
 // GroupState is one group as a node publishes it in its heartbeats.
@@ -177,6 +181,12 @@ type FenceDone struct {
 // version is bumped, so only replies to the new version count).
 type Stalled struct{ Ticks int }
 
+// PeerProbeDone: the answer to ProbePeer.
+type PeerProbeDone struct {
+	Answers bool
+	Why     string
+}
+
 // PingResult: the tie-breaker reached (or not) any ping target.
 type PingResult struct{ Reachable bool }
 
@@ -221,6 +231,7 @@ func (RestartDone) isEvent()    {}
 func (FenceDone) isEvent()      {}
 func (PingResult) isEvent()     {}
 func (Stalled) isEvent()        {}
+func (PeerProbeDone) isEvent()  {}
 func (Command) isEvent()        {}
 
 // Action is an output of Tick and Step, to be carried out in order.
@@ -263,6 +274,9 @@ type Report struct {
 	Why   string
 }
 
+// ProbePeer: ping the peer's public address; report PeerProbeDone.
+type ProbePeer struct{}
+
 // ProbeGroups: probe every group again and report ProbeDone for each.
 type ProbeGroups struct{}
 
@@ -298,3 +312,4 @@ func (SelfFence) isAction()       {}
 func (Report) isAction()          {}
 func (Exit) isAction()            {}
 func (ProbeGroups) isAction()     {}
+func (ProbePeer) isAction()       {}
