@@ -112,6 +112,64 @@ type Group struct {
 	RestartWindow time.Duration `json:"restart-window"`
 	Resources     []Resource    `json:"resources"`  // start order
 	StopOrder     []string      `json:"stop-order"` // resource names, in stop order
+	// ExplicitStopOrder is true when StopOrder was written in the file; the
+	// resources then stop one after another in that order (see StopStages).
+	ExplicitStopOrder bool `json:"explicit-stop-order"`
+}
+
+// StartStages returns the group's resource names in start stages: every
+// resource of a stage may start once all earlier stages are running, and the
+// resources of one stage start in parallel (at most Parallel at once). A
+// resource's stage is one more than the latest stage of its After. Within a
+// stage, names are in file order.
+func (g Group) StartStages() [][]string {
+	level := map[string]int{}
+	var stages [][]string
+	for _, r := range g.Resources {
+		l := 0
+		for _, dep := range r.After {
+			l = max(l, level[dep]+1)
+		}
+		level[r.Name] = l
+		for len(stages) <= l {
+			stages = append(stages, nil)
+		}
+		stages[l] = append(stages[l], r.Name)
+	}
+	return stages
+}
+
+// StopStages returns the group's resource names in stop stages. With an
+// explicit stop order every resource is a stage of its own, in that order.
+// Otherwise a resource may stop once every resource that starts after it has
+// stopped, and the resources of one stage stop in parallel (at most Parallel
+// at once): the first stage holds the resources nothing depends on. Within a
+// stage, names are in file order. Resources that are not Exclusive are in
+// the stages too; a failover leaves them running.
+func (g Group) StopStages() [][]string {
+	if g.ExplicitStopOrder {
+		stages := make([][]string, len(g.StopOrder))
+		for i, name := range g.StopOrder {
+			stages[i] = []string{name}
+		}
+		return stages
+	}
+	level := map[string]int{}
+	for i := len(g.Resources) - 1; i >= 0; i-- {
+		r := g.Resources[i]
+		for _, dep := range r.After {
+			level[dep] = max(level[dep], level[r.Name]+1)
+		}
+	}
+	var stages [][]string
+	for _, r := range g.Resources {
+		l := level[r.Name]
+		for len(stages) <= l {
+			stages = append(stages, nil)
+		}
+		stages[l] = append(stages[l], r.Name)
+	}
+	return stages
 }
 
 // Kind is a resource kind.
@@ -202,14 +260,15 @@ const (
 
 type DatabaseSpec struct {
 	Engine          Engine            `json:"engine"`
-	Addresses       map[string]string `json:"addresses"`            // node name -> host:port of that node's server
-	Database        string            `json:"database"`             // database to connect to
-	CredentialsFile string            `json:"credentials-file"`     // "user:password" or key=value lines, mode 0600
-	MaxLagBytes     int64             `json:"max-lag-bytes"`        // PostgreSQL
-	MaxLagSeconds   time.Duration     `json:"max-lag-seconds"`      // MariaDB: seconds behind master
-	MaxLagTrx       int64             `json:"max-lag-transactions"` // MariaDB: GTID seq_no difference
-	CatchupTimeout  time.Duration     `json:"catchup-timeout"`      // bounded wait for the relay log / WAL replay
-	ConnectTimeout  time.Duration     `json:"connect-timeout"`
+	Addresses       map[string]string `json:"addresses"`        // node name -> host:port of that node's server
+	Database        string            `json:"database"`         // database to connect to
+	CredentialsFile string            `json:"credentials-file"` // "user:password" or key=value lines, mode 0600
+	MaxLagBytes     int64             `json:"max-lag-bytes"`    // PostgreSQL
+	//lint:ignore ST1011 named after the key max-lag-seconds; other packages use this name
+	MaxLagSeconds  time.Duration `json:"max-lag-seconds"`      // MariaDB: seconds behind master
+	MaxLagTrx      int64         `json:"max-lag-transactions"` // MariaDB: GTID seq_no difference
+	CatchupTimeout time.Duration `json:"catchup-timeout"`      // bounded wait for the relay log / WAL replay
+	ConnectTimeout time.Duration `json:"connect-timeout"`
 }
 
 // NodeByName returns the node and true, or false when name is not a node.
