@@ -4,13 +4,21 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"xhad/daemon"
+	"xhad/daemon/control"
+	"xhad/daemon/logs"
+	"xhad/dsl"
 	"xhad/internal/sim"
 )
 
@@ -67,41 +75,53 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "run the daemon (under systemd: Type=notify)",
-				Flags:  []cli.Flag{configFlag()},
-				Action: notBuilt("run"),
+				Name:  "run",
+				Usage: "run the daemon (under systemd: Type=notify)",
+				Flags: []cli.Flag{configFlag(),
+					&cli.StringFlag{Name: "node", Usage: "this node's `NAME` (default: the hostname)", EnvVars: []string{"XHAD_NODE"}},
+					&cli.BoolFlag{Name: "force-main", Aliases: []string{"m"}, Usage: "a lone node may take over after deadtime (the peer is known to be dead)"},
+				},
+				Action: runDaemon,
 			},
 			{
 				Name:   "status",
 				Usage:  "show role, peer, links, groups, resources and fencing",
-				Flags:  []cli.Flag{configFlag(), &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
-				Action: notBuilt("status"),
+				Flags:  []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
+				Action: func(c *cli.Context) error { return ctlCommand(c, control.Request{Cmd: "status"}) },
 			},
 			{
 				Name:   "standby",
 				Usage:  "hand every group to the peer and stay standby (same as SIGHUP)",
-				Flags:  []cli.Flag{configFlag()},
-				Action: notBuilt("standby"),
+				Flags:  []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"}},
+				Action: func(c *cli.Context) error { return ctlCommand(c, control.Request{Cmd: "standby"}) },
 			},
 			{
-				Name:   "takeover",
-				Usage:  "take every group over, also as a lone node (same as SIGUSR1)",
-				Flags:  []cli.Flag{configFlag(), &cli.BoolFlag{Name: "force", Usage: "override the database replication gate (logged)"}},
-				Action: notBuilt("takeover"),
+				Name:  "takeover",
+				Usage: "take every group over, also as a lone node (same as SIGUSR1); also acknowledges an anti-flapping hold",
+				Flags: []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"},
+					&cli.BoolFlag{Name: "force", Usage: "override the database replication gate (logged)"}},
+				Action: func(c *cli.Context) error {
+					return ctlCommand(c, control.Request{Cmd: "takeover", Args: map[string]string{"force": fmt.Sprint(c.Bool("force"))}})
+				},
 			},
 			{
 				Name:      "maintenance",
 				Usage:     "stop acting (no failover, no monitoring) while leaving resources as they are",
 				ArgsUsage: "on|off",
-				Flags:     []cli.Flag{configFlag()},
-				Action:    notBuilt("maintenance"),
+				Flags:     []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"}},
+				Action: func(c *cli.Context) error {
+					mode := c.Args().First()
+					if mode != "on" && mode != "off" || c.NArg() != 1 {
+						return cli.Exit("usage: xhad maintenance on|off", 2)
+					}
+					return ctlCommand(c, control.Request{Cmd: "maintenance", Args: map[string]string{"mode": mode}})
+				},
 			},
 			{
 				Name:   "reload",
 				Usage:  "re-read the configuration; an invalid one is refused and the old plan kept (same as SIGUSR2)",
-				Flags:  []cli.Flag{configFlag()},
-				Action: notBuilt("reload"),
+				Flags:  []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"}},
+				Action: func(c *cli.Context) error { return ctlCommand(c, control.Request{Cmd: "reload"}) },
 			},
 			{
 				Name:   "check-config",
@@ -155,6 +175,80 @@ func newApp() *cli.App {
 	}
 }
 
+func socketFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default: control-socket from the configuration)", EnvVars: []string{"XHAD_SOCKET"}}
+}
+
 func checkConfig(c *cli.Context) error {
-	return notBuilt("check-config")(c)
+	p, err := dsl.Load(c.String("config"))
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	return dsl.RenderText(c.App.Writer, p)
+}
+
+func runDaemon(c *cli.Context) error {
+	level := slog.LevelInfo
+	if p, err := dsl.Load(c.String("config")); err == nil {
+		if l, err := logs.ParseLevel(p.LogLevel); err == nil {
+			level = l
+		}
+	}
+	lg := logs.New(os.Stderr, level, os.Getenv("JOURNAL_STREAM") != "")
+	err := daemon.Run(context.Background(), daemon.Options{
+		ConfigPath: c.String("config"),
+		Node:       c.String("node"),
+		ForceMain:  c.Bool("force-main"),
+		Logger:     lg,
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// ctlCommand sends one request to the running daemon and prints its answer.
+func ctlCommand(c *cli.Context, req control.Request) error {
+	path := c.String("socket")
+	if path == "" {
+		p, err := dsl.Load(c.String("config"))
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("cannot find the control socket: %v\n(use --socket PATH)", err), 1)
+		}
+		path = p.ControlSocket
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, path, req)
+	if err != nil {
+		return cli.Exit(err.Error(), 3)
+	}
+	if !resp.OK {
+		return cli.Exit(fmt.Sprintf("%s: %s", req.Cmd, resp.Error), 1)
+	}
+	if c.Bool("json") {
+		_, err := fmt.Fprintln(c.App.Writer, string(resp.Data))
+		return err
+	}
+	st, err := daemon.DecodeStatus(resp.Data)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if req.Cmd != "status" {
+		fmt.Fprintf(c.App.Writer, "%s: done", req.Cmd)
+		if len(st.Pending) > 0 {
+			fmt.Fprintf(c.App.Writer, " (now: %v)", st.Pending)
+		}
+		fmt.Fprintln(c.App.Writer)
+		if st.LastDecision != nil {
+			fmt.Fprintf(c.App.Writer, "last decision: %s (why: %s)\n", st.LastDecision.Msg, st.LastDecision.Why)
+		}
+		return nil
+	}
+	return daemon.RenderStatus(c.App.Writer, st, time.Now())
 }

@@ -1,0 +1,50 @@
+# xhad — see README.md. Every target works on a fresh Debian 12 machine once
+# .ci/run (or `make deps`) has installed the packages the tests need.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+PKGS     := ./...
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+
+.PHONY: all build test lint fuzz bench demo deps clean
+
+all: build
+
+## build: the static binary ./xhad
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o xhad .
+
+## test: lint, then every test (as root also the namespace and database tests)
+test: lint
+	CGO_ENABLED=0 $(GO) build -o /dev/null .
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	 if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+## fuzz: a short pass of every fuzz target (corpus in testdata/fuzz)
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test ./dsl -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzDeframe$$' -fuzztime $(FUZZTIME)
+
+## bench: benchmarks (numbers go into README.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## demo: a two-node cluster with simulated Xen and DRBD on this machine
+demo:
+	$(GO) run . demo
+
+## deps: install the Debian packages and tools the tests need (root)
+deps:
+	bash .ci/install-deps
+
+clean:
+	rm -f xhad

@@ -1,0 +1,292 @@
+package daemon_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"xhad/internal/testbed"
+)
+
+// These tests run two real `xhad run` processes on loopback: UDP heartbeats
+// through proxies that can cut each direction, a serial cable made of two
+// relayed PTYs, and simulated xl and drbdadm first in PATH sharing one state
+// dir. After each test the simulator's journal must show that no exclusive
+// domain ran on both nodes and DRBD was never Primary on both.
+
+const wait = 20 * time.Second
+
+// groupTOML is one group: DRBD r0, then domains that live on it.
+func groupTOML(dir string, domains ...string) string {
+	var b strings.Builder
+	b.WriteString("[[group]]\nname = \"main\"\n\n  [[group.resource]]\n  name = \"r0\"\n  kind = \"drbd\"\n")
+	for _, d := range domains {
+		fmt.Fprintf(&b, "\n  [[group.resource]]\n  name = %q\n  kind = \"xen\"\n  config = %q\n  shutdown-timeout = \"2s\"\n  stop-timeout = \"5s\"\n",
+			d, filepath.Join(dir, d+".cfg"))
+	}
+	return b.String()
+}
+
+func writeDomainConfigs(t *testing.T, dir string, domains ...string) {
+	t.Helper()
+	for i, d := range domains {
+		cfg := fmt.Sprintf("name = %q\nmemory = 256\nvcpus = 1\ndisk = [ 'phy:/dev/drbd0,xvda%d,w' ]\n", d, i)
+		if err := os.WriteFile(filepath.Join(dir, d+".cfg"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newPair(t *testing.T, serial bool, extra string, domains ...string) *testbed.Pair {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end daemon test")
+	}
+	cfgDir := t.TempDir()
+	writeDomainConfigs(t, cfgDir, domains...)
+	p := testbed.NewPair(t, testbed.PairOptions{
+		Serial:  serial,
+		Groups:  groupTOML(cfgDir, domains...),
+		Extra:   extra,
+		SimInit: []string{"--drbd", "r0:0:/dev/vg0/r0:7789"},
+	})
+	t.Cleanup(func() {
+		if out, err := p.SimOutput("check"); err != nil {
+			t.Errorf("simulator invariant check failed: %v\n%s", err, out)
+		}
+	})
+	return p
+}
+
+// running reports on which nodes the simulator runs domain dom.
+func running(p *testbed.Pair, dom string) string {
+	var on []string
+	for _, n := range []string{"a", "b"} {
+		out, err := p.Tool(n, "xl", "list", dom)
+		if err == nil && strings.Contains(out, dom) {
+			on = append(on, n)
+		}
+	}
+	return strings.Join(on, ",")
+}
+
+func TestStartupAgreement(t *testing.T) {
+	p := newPair(t, true, "", "web", "db")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.B.WaitRole("main", "STANDBY", wait)
+	testbed.WaitFor(t, wait, "web and db running on a", func() (bool, string) {
+		w, d := running(p, "web"), running(p, "db")
+		return w == "a" && d == "a", "web on " + w + ", db on " + d
+	})
+	for _, n := range []*testbed.Node{p.A, p.B} {
+		testbed.WaitFor(t, wait, n.Name+" READY=1 and STATUS=", func() (bool, string) {
+			return n.Notify.Has("READY=1") && n.Notify.Has("STATUS=main"), fmt.Sprint(n.Notify.Messages())
+		})
+	}
+	st, err := p.B.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range st.Links {
+		if !l.Up || l.Rx == 0 {
+			t.Errorf("link %s on b: up=%v rx=%d, want up with heartbeats", l.Name, l.Up, l.Rx)
+		}
+	}
+	if len(st.Links) != 2 {
+		t.Errorf("b has %d links, want udp and serial: %+v", len(st.Links), st.Links)
+	}
+}
+
+func TestSignalsMoveTheGroup(t *testing.T) {
+	p := newPair(t, false, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+
+	p.A.Signal(syscall.SIGHUP) // standby: hand over to b
+	p.B.WaitRole("main", "ACTIVE", wait)
+	p.A.WaitRole("main", "STANDBY", wait)
+	if on := running(p, "web"); on != "b" {
+		t.Fatalf("after SIGHUP on a, web runs on %q, want b", on)
+	}
+
+	p.A.Signal(syscall.SIGUSR1) // take over again
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.B.WaitRole("main", "STANDBY", wait)
+	if on := running(p, "web"); on != "a" {
+		t.Fatalf("after SIGUSR1 on a, web runs on %q, want a", on)
+	}
+	if !p.A.Log.Contains("SIGHUP") || !p.A.Log.Contains("SIGUSR1") {
+		t.Errorf("signals not logged with a reason:\n%s", p.A.Log.Tail(40))
+	}
+}
+
+func TestHostDeathTakeover(t *testing.T) {
+	p := newPair(t, true, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.B.WaitRole("main", "STANDBY", wait)
+
+	start := time.Now()
+	p.A.Kill()               // kill -9 of the daemon ...
+	p.Sim("host-crash", "a") // ... and its host: domains gone, DRBD down
+	p.B.WaitRole("main", "ACTIVE", wait)
+	t.Logf("takeover after kill -9 of the active: %s (deadtime 400ms)", time.Since(start).Round(time.Millisecond))
+	if on := running(p, "web"); on != "b" {
+		t.Fatalf("web runs on %q, want b", on)
+	}
+	if !p.B.Log.Contains("peer a is gone") {
+		t.Errorf("b did not log the reason of the takeover:\n%s", p.B.Log.Tail(30))
+	}
+}
+
+func TestDaemonKilledHostAliveDRBDRefuses(t *testing.T) {
+	// kill -9 of the daemon only: the domains and the DRBD Primary stay on
+	// a. b declares a dead and tries to take over, but DRBD refuses to
+	// promote while a is Primary and connected: nothing runs twice, and b
+	// says why.
+	p := newPair(t, false, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.B.WaitRole("main", "STANDBY", wait)
+	p.A.Kill()
+	testbed.WaitFor(t, wait, "b to refuse the takeover with DRBD's reason", func() (bool, string) {
+		st, err := p.B.Status()
+		if err != nil {
+			return false, err.Error()
+		}
+		g := st.Groups[0]
+		return g.Role == "STANDBY" && g.Ineligible, fmt.Sprintf("%s waiting=%q last=%+v", g.Role, g.Waiting, st.LastDecision)
+	})
+	if on := running(p, "web"); on != "a" {
+		t.Fatalf("web runs on %q, want a only", on)
+	}
+	// The restarted daemon adopts what runs instead of starting it twice.
+	p.A.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	if !p.A.Log.Contains("adopted") {
+		t.Errorf("a did not log the adoption:\n%s", p.A.Log.Tail(30))
+	}
+}
+
+// heartbeatsOn waits until node n has received at least count more heartbeats
+// on link than it had when called: a way to let time pass that is counted in
+// the daemon's own messages, not in sleeps.
+func heartbeatsOn(t *testing.T, n *testbed.Node, linkName string, count uint64) {
+	t.Helper()
+	rx := func() uint64 {
+		st, err := n.Status()
+		if err != nil {
+			return 0
+		}
+		for _, l := range st.Links {
+			if l.Name == linkName {
+				return l.Rx
+			}
+		}
+		return 0
+	}
+	base := rx()
+	testbed.WaitFor(t, wait, fmt.Sprintf("%d more heartbeats on %s at %s", count, linkName, n.Name), func() (bool, string) {
+		got := rx()
+		return got >= base+count, fmt.Sprintf("rx %d (from %d)", got, base)
+	})
+}
+
+func linkUp(n *testbed.Node, name string) (bool, string) {
+	st, err := n.Status()
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, l := range st.Links {
+		if l.Name == name {
+			return l.Up, fmt.Sprintf("%+v", l)
+		}
+	}
+	return false, "no link " + name
+}
+
+func TestOneLinkCutIsNoFailover(t *testing.T) {
+	for _, which := range []string{"udp", "serial"} {
+		t.Run(which, func(t *testing.T) {
+			p := newPair(t, true, "", "web")
+			p.A.Start()
+			p.B.Start()
+			p.A.WaitRole("main", "ACTIVE", wait)
+			other := "serial"
+			if which == "udp" {
+				p.CutUDP()
+			} else {
+				p.Cable.Cut()
+				other = "udp"
+			}
+			for _, n := range []*testbed.Node{p.A, p.B} {
+				testbed.WaitFor(t, wait, n.Name+" to report "+which+" down", func() (bool, string) {
+					up, seen := linkUp(n, which)
+					return !up, seen
+				})
+			}
+			// 3 x deadtime worth of heartbeats on the remaining link.
+			heartbeatsOn(t, p.B, other, 24)
+			if role, seen := p.B.Role("main"); role != "STANDBY" {
+				t.Fatalf("b took over with only %s cut: %s", which, seen)
+			}
+			if role, seen := p.A.Role("main"); role != "ACTIVE" {
+				t.Fatalf("a gave up with only %s cut: %s", which, seen)
+			}
+			testbed.WaitFor(t, wait, "DEGRADED in b's STATUS=", func() (bool, string) {
+				return p.B.Notify.Has("DEGRADED"), fmt.Sprint(p.B.Notify.Messages())
+			})
+			if which == "udp" {
+				p.HealUDP()
+			} else {
+				p.Cable.Heal()
+			}
+			testbed.WaitFor(t, wait, which+" up again at b", func() (bool, string) { return linkUp(p.B, which) })
+		})
+	}
+}
+
+func TestForgedAndReplayedPacketsHaveNoEffect(t *testing.T) {
+	p := newPair(t, false, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	captured := p.ToB.Last() // a real heartbeat of a, seen on its way to b
+	if len(captured) == 0 {
+		t.Fatal("no heartbeat captured")
+	}
+	forged := append([]byte(nil), captured...)
+	forged[len(forged)/2] ^= 0x40 // any change breaks the HMAC
+	for i := 0; i < 20; i++ {
+		if err := p.ToB.Inject(captured); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ToB.Inject(forged); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.ToB.Inject([]byte("garbage that is not a heartbeat at all"))
+	}
+	testbed.WaitFor(t, wait, "b to count replayed, forged and garbage datagrams", func() (bool, string) {
+		st, err := p.B.Status()
+		if err != nil {
+			return false, err.Error()
+		}
+		d := st.Links[0].Dropped
+		return d["replay"] >= 20 && d["auth"] >= 20 && d["corrupt"] >= 20, fmt.Sprintf("dropped %v", d)
+	})
+	if role, seen := p.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b changed role after forged packets: %s", seen)
+	}
+	if role, seen := p.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a changed role: %s", seen)
+	}
+}

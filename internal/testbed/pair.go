@@ -1,0 +1,354 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"xhad/daemon"
+	"xhad/daemon/control"
+)
+
+// PairOptions describe a two-node cluster on loopback.
+type PairOptions struct {
+	Keepalive, Deadtime, Initdead string // Go durations; defaults 50ms, 400ms, 2s
+	Serial                        bool   // add the PTY cable as a serial link
+	Groups                        string // TOML of the [[group]] tables
+	Extra                         string // more top-level TOML (e.g. [failover])
+	SimInit                       []string
+}
+
+// Pair is two xhad nodes "a" and "b" on 127.0.0.1. Each node's heartbeats to
+// the other pass a Proxy (ToA, ToB) that can cut that direction; the serial
+// link is a Cable.
+type Pair struct {
+	Dir    string
+	SimDir string
+	A, B   *Node
+	ToA    *Proxy // carries b -> a
+	ToB    *Proxy // carries a -> b
+	Cable  *Cable
+	t      testing.TB
+}
+
+// Node is one daemon of a Pair.
+type Node struct {
+	Name   string
+	Dir    string
+	Config string
+	Socket string
+	Log    *LogBuffer
+	Notify *Notify
+	pair   *Pair
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+const configTemplate = `cluster = "testpair"
+auth-key-file = "{{.Dir}}/authkey"
+state-dir = "{{.NodeDir}}/state"
+control-socket = "{{.NodeDir}}/xhad.sock"
+
+[[node]]
+name = "a"
+address = "127.0.0.1:{{.AddrA}}"
+{{if .Serial}}serial-device = "{{.SerialA}}"{{end}}
+
+[[node]]
+name = "b"
+address = "127.0.0.1:{{.AddrB}}"
+{{if .Serial}}serial-device = "{{.SerialB}}"{{end}}
+
+[timing]
+keepalive = "{{.Keepalive}}"
+deadtime = "{{.Deadtime}}"
+warntime = "{{.Warntime}}"
+initdead = "{{.Initdead}}"
+monitor-interval = "200ms"
+
+[fencing]
+peer-fence = false
+self-fence = false
+
+{{.Extra}}
+
+{{.Groups}}
+`
+
+// NewPair writes the key, both configurations and the simulator state; the
+// daemons are not started.
+func NewPair(t testing.TB, o PairOptions) *Pair {
+	t.Helper()
+	Binary(t)
+	dir := t.TempDir()
+	p := &Pair{Dir: dir, SimDir: filepath.Join(dir, "sim"), t: t}
+	if o.Keepalive == "" {
+		o.Keepalive = "50ms"
+	}
+	if o.Deadtime == "" {
+		o.Deadtime = "400ms"
+	}
+	if o.Initdead == "" {
+		o.Initdead = "2s"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authkey"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports := FreeUDPPorts(t, 4) // a, b, proxy to a, proxy to b
+	p.ToA = NewProxy(t, ports[2], ports[0])
+	p.ToB = NewProxy(t, ports[3], ports[1])
+	serialA, serialB := "", ""
+	if o.Serial {
+		p.Cable = NewCable(t)
+		serialA, serialB = p.Cable.PathA, p.Cable.PathB
+	}
+	dead, err := time.ParseDuration(o.Deadtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := template.Must(template.New("cfg").Parse(configTemplate))
+	for i, name := range []string{"a", "b"} {
+		n := &Node{Name: name, Dir: filepath.Join(dir, name), Log: &LogBuffer{}, pair: p}
+		if err := os.MkdirAll(n.Dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		// Each node binds its own port and sends to the proxy in front of
+		// the other: a's file says b is at the proxy to b, and so on.
+		addrA, addrB := ports[0], ports[3]
+		if i == 1 {
+			addrA, addrB = ports[2], ports[1]
+		}
+		var buf bytes.Buffer
+		err := tmpl.Execute(&buf, map[string]any{
+			"Dir": dir, "NodeDir": n.Dir, "AddrA": addrA, "AddrB": addrB,
+			"Serial": o.Serial, "SerialA": serialA, "SerialB": serialB,
+			"Keepalive": o.Keepalive, "Deadtime": o.Deadtime, "Warntime": (dead / 2).String(), "Initdead": o.Initdead,
+			"Extra": o.Extra, "Groups": o.Groups,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Config = filepath.Join(n.Dir, "xhad.toml")
+		n.Socket = filepath.Join(n.Dir, "xhad.sock")
+		if err := os.WriteFile(n.Config, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n.Notify = NewNotify(t, n.Dir)
+		if i == 0 {
+			p.A = n
+		} else {
+			p.B = n
+		}
+	}
+	if len(o.SimInit) > 0 {
+		p.Sim(append([]string{"init", "--nodes", "a,b"}, o.SimInit...)...)
+	}
+	t.Cleanup(func() {
+		for _, n := range []*Node{p.A, p.B} {
+			n.stop()
+		}
+		if t.Failed() {
+			for _, n := range []*Node{p.A, p.B} {
+				t.Logf("log of node %s (last 60 lines):\n%s", n.Name, n.Log.Tail(60))
+			}
+			if j, err := p.SimOutput("journal"); err == nil {
+				t.Logf("simulator journal (tail):\n%s", tail(j, 40))
+			}
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Env is the environment of a node's daemon and simulators.
+func (p *Pair) env(node string) []string {
+	_, bin := Binary(p.t)
+	return append(os.Environ(),
+		"PATH="+bin+":"+os.Getenv("PATH"),
+		"XHAD_SIM_DIR="+p.SimDir,
+		"XHAD_SIM_NODE="+node,
+	)
+}
+
+// Sim runs `xhad sim ctl ARGS` and fails the test on error.
+func (p *Pair) Sim(args ...string) string {
+	p.t.Helper()
+	out, err := p.SimOutput(args...)
+	if err != nil {
+		p.t.Fatalf("xhad sim ctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// SimOutput runs `xhad sim ctl ARGS`.
+func (p *Pair) SimOutput(args ...string) (string, error) {
+	xhad, _ := Binary(p.t)
+	cmd := exec.Command(xhad, append([]string{"sim", "ctl"}, args...)...)
+	cmd.Env = p.env("a")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Tool runs a simulated tool (`xl`, `drbdadm`) as node runs it.
+func (p *Pair) Tool(node, tool string, args ...string) (string, error) {
+	xhad, _ := Binary(p.t)
+	cmd := exec.Command(xhad, append([]string{"sim", tool}, args...)...)
+	cmd.Env = p.env(node)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Node returns a or b.
+func (p *Pair) Node(name string) *Node {
+	if name == "a" {
+		return p.A
+	}
+	return p.B
+}
+
+// Start starts the node's daemon with extra arguments (e.g. --force-main).
+func (n *Node) Start(args ...string) {
+	t := n.pair.t
+	t.Helper()
+	xhad, _ := Binary(t)
+	cmd := exec.Command(xhad, append([]string{"run", "--config", n.Config, "--node", n.Name}, args...)...)
+	cmd.Env = append(n.pair.env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
+	cmd.Stdout, cmd.Stderr = n.Log, n.Log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node %s: %v", n.Name, err)
+	}
+	n.cmd = cmd
+	n.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) {
+		n.err = c.Wait()
+		close(done)
+	}(cmd, n.exited)
+}
+
+// Signal sends sig to the daemon.
+func (n *Node) Signal(sig syscall.Signal) {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Signal(sig)
+	}
+}
+
+// Running reports whether the daemon process is alive.
+func (n *Node) Running() bool {
+	if n.exited == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// WaitExit waits for the daemon to exit and returns its error.
+func (n *Node) WaitExit(timeout time.Duration) error {
+	n.pair.t.Helper()
+	select {
+	case <-n.exited:
+		return n.err
+	case <-time.After(timeout):
+		n.pair.t.Fatalf("node %s did not exit within %s\n%s", n.Name, timeout, n.Log.Tail(30))
+		return nil
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (n *Node) Kill() {
+	if !n.Running() {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGCONT)
+	_ = n.cmd.Process.Kill()
+	<-n.exited
+}
+
+func (n *Node) stop() {
+	if !n.Running() {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGCONT)
+	_ = n.cmd.Process.Kill()
+	<-n.exited
+}
+
+// Status asks the daemon for its status.
+func (n *Node) Status() (daemon.StatusReport, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, n.Socket, control.Request{Cmd: "status"})
+	if err != nil {
+		return daemon.StatusReport{}, err
+	}
+	if !resp.OK {
+		return daemon.StatusReport{}, fmt.Errorf("status: %s", resp.Error)
+	}
+	return daemon.DecodeStatus(resp.Data)
+}
+
+// Command sends a control request and returns the response.
+func (n *Node) Command(cmd string, args map[string]string) (control.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return control.Call(ctx, n.Socket, control.Request{Cmd: cmd, Args: args})
+}
+
+// Role returns the node's role for group ("" when it cannot tell) and a
+// one-line summary of what it saw.
+func (n *Node) Role(group string) (string, string) {
+	st, err := n.Status()
+	if err != nil {
+		return "", fmt.Sprintf("%s: %v", n.Name, err)
+	}
+	for _, g := range st.Groups {
+		if g.Name == group {
+			return g.Role, fmt.Sprintf("%s: %s %s (peer %s, waiting %q)", n.Name, group, g.Role, g.PeerRole, g.Waiting)
+		}
+	}
+	return "", fmt.Sprintf("%s: no group %s", n.Name, group)
+}
+
+// WaitRole waits until the node reports role for group.
+func (n *Node) WaitRole(group, role string, timeout time.Duration) {
+	n.pair.t.Helper()
+	WaitFor(n.pair.t, timeout, fmt.Sprintf("node %s group %s %s", n.Name, group, role), func() (bool, string) {
+		got, seen := n.Role(group)
+		return got == role, seen
+	})
+}
+
+// WaitPeer waits until the node sees its peer alive (true) or not (false).
+func (n *Node) WaitPeer(alive bool, timeout time.Duration) {
+	n.pair.t.Helper()
+	WaitFor(n.pair.t, timeout, fmt.Sprintf("node %s to see its peer alive=%v", n.Name, alive), func() (bool, string) {
+		st, err := n.Status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Peer.Alive == alive, fmt.Sprintf("peer alive=%v links=%+v", st.Peer.Alive, st.Links)
+	})
+}
+
+// CutUDP drops heartbeats on the UDP link both ways; HealUDP restores them.
+func (p *Pair) CutUDP()  { p.ToA.Cut(); p.ToB.Cut() }
+func (p *Pair) HealUDP() { p.ToA.Heal(); p.ToB.Heal() }
