@@ -16,6 +16,7 @@ type group struct {
 	force      bool // ... with --force
 	yield      bool // handed to the peer (one-shot)
 	ineligible bool // last start here failed or was refused
+	failedAt   int  // tick of the last failed start
 	stopAfter  bool // stop as soon as the start in flight finishes
 	restarts   []int
 	restarting bool
@@ -247,7 +248,7 @@ func (m *Machine) groupDone(e GroupDone) {
 		}
 	case e.Op == OpStart && g.role == Starting:
 		g.want, g.force, g.stopAfter = false, false, false
-		g.ineligible = true
+		g.ineligible, g.failedAt = true, m.now
 		what := "start failed"
 		if e.Refused {
 			what = "start refused"
@@ -594,8 +595,10 @@ func (m *Machine) decideAlone(g *group) {
 	case g.yield && !g.want:
 		m.block(g, Info, "handed to the peer by an operator; the peer is gone (xhad takeover to take it back)")
 		return
-	case g.ineligible && !g.want:
-		m.block(g, Warn, "the last start here failed; waiting for an operator (xhad takeover)")
+	case g.ineligible && !g.want && m.now-g.failedAt < retryFactor*m.cfg.DeadTicks:
+		// Nobody else can run it: try again now and then (a refusal such
+		// as DRBD's is checked before anything is done, so a retry is safe).
+		m.block(g, Warn, fmt.Sprintf("the last start here failed; retrying every %d x deadtime (xhad takeover to retry now)", retryFactor))
 		return
 	case m.peerKnown && m.peer.Maintenance && !g.want:
 		m.block(g, Warn, fmt.Sprintf("peer %s was in maintenance when it left; its resources may still run (xhad takeover to override)", m.cfg.Peer))
@@ -678,6 +681,10 @@ func (m *Machine) decideAlone(g *group) {
 	}
 	m.start(g, why)
 }
+
+// retryFactor x deadtime is how long a node alone waits before it tries a
+// failed start again.
+const retryFactor = 4
 
 const flapMsg = "anti-flapping hold: staying put until an operator acknowledges (xhad takeover)"
 
