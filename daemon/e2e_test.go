@@ -290,3 +290,72 @@ func TestForgedAndReplayedPacketsHaveNoEffect(t *testing.T) {
 		t.Fatalf("a changed role: %s", seen)
 	}
 }
+
+func TestSIGSTOPStopsWatchdogThenPeerTakesOver(t *testing.T) {
+	// The test plays systemd and the hardware watchdog: the daemon pings
+	// WATCHDOG=1 from its decision loop only, so a SIGSTOPped daemon falls
+	// silent; the watchdog then resets the host (domains and DRBD gone), and
+	// the peer takes over. While a is stopped but its host still runs the
+	// domain, b must not start a second copy: DRBD refuses while a is
+	// Primary and connected.
+	p := newPair(t, true, "", "web")
+	p.A.Env = []string{"WATCHDOG_USEC=300000"}
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "a's WATCHDOG=1 pings", func() (bool, string) {
+		return !p.A.Notify.LastWatchdog().IsZero(), fmt.Sprint(len(p.A.Notify.Messages()), " messages")
+	})
+	p.A.Signal(syscall.SIGSTOP)
+	testbed.WaitFor(t, wait, "a's watchdog pings to stop for longer than WatchdogSec", func() (bool, string) {
+		age := time.Since(p.A.Notify.LastWatchdog())
+		return age > 600*time.Millisecond, "last ping " + age.String() + " ago"
+	})
+	testbed.WaitFor(t, wait, "b to see a dead and be refused by DRBD", func() (bool, string) {
+		st, err := p.B.Status()
+		if err != nil {
+			return false, err.Error()
+		}
+		return !st.Peer.Alive && st.Groups[0].Ineligible, fmt.Sprintf("peer alive=%v group=%+v", st.Peer.Alive, st.Groups[0])
+	})
+	if on := running(p, "web"); on != "a" {
+		t.Fatalf("while a is stopped, web runs on %q, want a only", on)
+	}
+	// The watchdog fires: the host of a resets.
+	p.A.Kill()
+	p.Sim("host-crash", "a")
+	p.B.WaitRole("main", "ACTIVE", wait)
+	if on := running(p, "web"); on != "b" {
+		t.Fatalf("after the reset of a, web runs on %q, want b", on)
+	}
+}
+
+func TestReloadRefusesInvalidConfig(t *testing.T) {
+	p := newPair(t, false, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	good, err := os.ReadFile(p.A.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), `deadtime = "400ms"`, `deadtime = "40ms"`, 1)
+	if err := os.WriteFile(p.A.Config, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.A.Command("reload", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OK || !strings.Contains(resp.Error, "xhad.toml:") || !strings.Contains(resp.Error, "deadtime") {
+		t.Fatalf("reload of an invalid file: ok=%v error=%q; want a refusal naming file:line and deadtime", resp.OK, resp.Error)
+	}
+	p.A.Signal(syscall.SIGUSR2) // the same through the signal
+	testbed.WaitFor(t, wait, "a to log the refused SIGUSR2 reload", func() (bool, string) {
+		return strings.Count(p.A.Log.String(), "reload refused") >= 2, p.A.Log.Tail(5)
+	})
+	if role, seen := p.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a changed role after a refused reload: %s", seen)
+	}
+	heartbeatsOn(t, p.B, "udp", 5) // the old plan keeps running
+}

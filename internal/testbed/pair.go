@@ -47,6 +47,7 @@ type Node struct {
 	Socket string
 	Log    *LogBuffer
 	Notify *Notify
+	Env    []string // extra environment of the daemon (e.g. WATCHDOG_USEC)
 	pair   *Pair
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -229,6 +230,7 @@ func (n *Node) Start(args ...string) {
 	xhad, _ := Binary(t)
 	cmd := exec.Command(xhad, append([]string{"run", "--config", n.Config, "--node", n.Name}, args...)...)
 	cmd.Env = append(n.pair.env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
+	cmd.Env = append(cmd.Env, n.Env...)
 	cmd.Stdout, cmd.Stderr = n.Log, n.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node %s: %v", n.Name, err)
