@@ -34,7 +34,7 @@ func main() {
 	// Simulators can be installed under the real tool names (symlinks to xhad)
 	// and put first in PATH by tests and the demo.
 	switch base := filepath.Base(os.Args[0]); base {
-	case "xl", "drbdadm":
+	case "xl", "drbdadm", "ping":
 		os.Exit(sim.Run(base, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
 	if err := newApp().Run(os.Args); err != nil {
@@ -157,7 +157,7 @@ func newApp() *cli.App {
 			{
 				Name:            "sim",
 				Usage:           "simulated xl and drbdadm for tests and the demo",
-				ArgsUsage:       "xl|drbdadm|ctl ARGS...",
+				ArgsUsage:       "xl|drbdadm|ping|ctl ARGS...",
 				Hidden:          true,
 				SkipFlagParsing: true,
 				Action: func(c *cli.Context) error {

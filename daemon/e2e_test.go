@@ -43,17 +43,19 @@ func writeDomainConfigs(t *testing.T, dir string, domains ...string) {
 
 func newPair(t *testing.T, serial bool, extra string, domains ...string) *testbed.Pair {
 	t.Helper()
+	return newPairOpts(t, testbed.PairOptions{Serial: serial, Extra: extra}, domains...)
+}
+
+func newPairOpts(t *testing.T, o testbed.PairOptions, domains ...string) *testbed.Pair {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end daemon test")
 	}
 	cfgDir := t.TempDir()
 	writeDomainConfigs(t, cfgDir, domains...)
-	p := testbed.NewPair(t, testbed.PairOptions{
-		Serial:  serial,
-		Groups:  groupTOML(cfgDir, domains...),
-		Extra:   extra,
-		SimInit: []string{"--drbd", "r0:0:/dev/vg0/r0:7789"},
-	})
+	o.Groups = groupTOML(cfgDir, domains...)
+	o.SimInit = []string{"--drbd", "r0:0:/dev/vg0/r0:7789"}
+	p := testbed.NewPair(t, o)
 	t.Cleanup(func() {
 		if out, err := p.SimOutput("check"); err != nil {
 			t.Errorf("simulator invariant check failed: %v\n%s", err, out)
@@ -358,4 +360,49 @@ func TestReloadRefusesInvalidConfig(t *testing.T) {
 		t.Fatalf("a changed role after a refused reload: %s", seen)
 	}
 	heartbeatsOn(t, p.B, "udp", 5) // the old plan keeps running
+}
+
+func TestAllLinksCut(t *testing.T) {
+	t.Run("peer host answers publicly: partition, no takeover", func(t *testing.T) {
+		p := newPairOpts(t, testbed.PairOptions{Serial: true, Public: true}, "web")
+		p.A.Start()
+		p.B.Start()
+		p.A.WaitRole("main", "ACTIVE", wait)
+		p.CutUDP()
+		p.Cable.Cut()
+		p.Sim("disconnect", "r0") // the replication link goes with them
+		testbed.WaitFor(t, wait, "b to see a silent and call it a partition", func() (bool, string) {
+			st, err := p.B.Status()
+			if err != nil {
+				return false, err.Error()
+			}
+			return !st.Peer.Alive && strings.Contains(st.Groups[0].Waiting, "partition"), fmt.Sprintf("alive=%v waiting=%q", st.Peer.Alive, st.Groups[0].Waiting)
+		})
+		if on := running(p, "web"); on != "a" {
+			t.Fatalf("web runs on %q during the partition, want a only", on)
+		}
+		p.HealUDP()
+		p.Cable.Heal()
+		p.B.WaitPeer(true, wait)
+		if role, seen := p.B.Role("main"); role != "STANDBY" {
+			t.Fatalf("b after the partition healed: %s", seen)
+		}
+	})
+	t.Run("peer host dead: takeover", func(t *testing.T) {
+		p := newPairOpts(t, testbed.PairOptions{Serial: true, Public: true}, "web")
+		p.A.Start()
+		p.B.Start()
+		p.A.WaitRole("main", "ACTIVE", wait)
+		p.CutUDP()
+		p.Cable.Cut()
+		p.A.Kill()
+		p.Sim("host-crash", "a")
+		p.B.WaitRole("main", "ACTIVE", wait)
+		if on := running(p, "web"); on != "b" {
+			t.Fatalf("web runs on %q, want b", on)
+		}
+		if !p.B.Log.Contains("does not answer on its public address") {
+			t.Errorf("b did not log the public-address check:\n%s", p.B.Log.Tail(30))
+		}
+	})
 }

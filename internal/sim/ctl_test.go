@@ -70,3 +70,25 @@ func TestCtlAddDRBDAndInitFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestPingAnswersWhileHostIsUp(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := Exec(dir, "", "ctl", "init", "--nodes", "a,b", "--addresses", "127.0.0.11,127.0.0.12"); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	cases := []struct {
+		addr string
+		want int
+	}{{"127.0.0.11", 0}, {"127.0.0.12", 0}, {"127.0.0.13", 1}}
+	for _, c := range cases {
+		if out, _, code := Exec(dir, "a", "ping", "-n", "-c", "1", "-W", "1", c.addr); code != c.want {
+			t.Errorf("ping %s: exit %d, want %d\n%s", c.addr, code, c.want, out)
+		}
+	}
+	if _, errOut, code := Exec(dir, "", "ctl", "host-crash", "b"); code != 0 {
+		t.Fatalf("host-crash: %s", errOut)
+	}
+	if out, _, code := Exec(dir, "a", "ping", "-n", "-c", "1", "127.0.0.12"); code != 1 || !strings.Contains(out, "100% packet loss") {
+		t.Errorf("ping of a crashed host: exit %d\n%s", code, out)
+	}
+}

@@ -71,6 +71,8 @@ func (s *sim) run(tool, node string, args []string, stdout, stderr io.Writer) in
 	switch tool {
 	case "ctl":
 		return c.ctl(args)
+	case "ping":
+		return c.ping(args)
 	case "xl", "drbdadm":
 		if code, ok := c.precheck(tool); !ok {
 			return code
@@ -80,7 +82,7 @@ func (s *sim) run(tool, node string, args []string, stdout, stderr io.Writer) in
 		}
 		return c.drbdadm(args)
 	}
-	fmt.Fprintf(stderr, "xhad sim: unknown tool %q: want xl, drbdadm or ctl\n", tool)
+	fmt.Fprintf(stderr, "xhad sim: unknown tool %q: want xl, drbdadm, ping or ctl\n", tool)
 	return exitSimError
 }
 

@@ -24,6 +24,9 @@ type PairOptions struct {
 	Groups                        string // TOML of the [[group]] tables
 	Extra                         string // more top-level TOML (e.g. [failover])
 	SimInit                       []string
+	// Public gives the nodes public addresses 127.0.0.11 and 127.0.0.12,
+	// answered by the simulated ping while the simulated host is up.
+	Public bool
 }
 
 // Pair is two xhad nodes "a" and "b" on 127.0.0.1. Each node's heartbeats to
@@ -63,11 +66,13 @@ control-socket = "{{.NodeDir}}/xhad.sock"
 name = "a"
 address = "127.0.0.1:{{.AddrA}}"
 {{if .Serial}}serial-device = "{{.SerialA}}"{{end}}
+{{if .Public}}public-address = "127.0.0.11"{{end}}
 
 [[node]]
 name = "b"
 address = "127.0.0.1:{{.AddrB}}"
 {{if .Serial}}serial-device = "{{.SerialB}}"{{end}}
+{{if .Public}}public-address = "127.0.0.12"{{end}}
 
 [timing]
 keepalive = "{{.Keepalive}}"
@@ -131,7 +136,7 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 		var buf bytes.Buffer
 		err := tmpl.Execute(&buf, map[string]any{
 			"Dir": dir, "NodeDir": n.Dir, "AddrA": addrA, "AddrB": addrB,
-			"Serial": o.Serial, "SerialA": serialA, "SerialB": serialB,
+			"Serial": o.Serial, "Public": o.Public, "SerialA": serialA, "SerialB": serialB,
 			"Keepalive": o.Keepalive, "Deadtime": o.Deadtime, "Warntime": (dead / 2).String(), "Initdead": o.Initdead,
 			"Extra": o.Extra, "Groups": o.Groups,
 		})
@@ -151,7 +156,7 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 		}
 	}
 	if len(o.SimInit) > 0 {
-		p.Sim(append([]string{"init", "--nodes", "a,b"}, o.SimInit...)...)
+		p.Sim(append([]string{"init", "--nodes", "a,b", "--addresses", "127.0.0.11,127.0.0.12"}, o.SimInit...)...)
 	}
 	t.Cleanup(func() {
 		for _, n := range []*Node{p.A, p.B} {
