@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,7 @@ import (
 	"xhad/daemon/control"
 	"xhad/daemon/logs"
 	"xhad/dsl"
+	"xhad/internal/demo"
 	"xhad/internal/sim"
 )
 
@@ -142,9 +144,20 @@ func newApp() *cli.App {
 				Action: notBuilt("unfence"),
 			},
 			{
-				Name:   "demo",
-				Usage:  "run a two-node cluster on this machine with simulated Xen and DRBD",
-				Action: notBuilt("demo"),
+				Name:  "demo",
+				Usage: "run a two-node cluster on this machine with simulated Xen and DRBD, and watch it fail over",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "script", Value: "tour", Usage: "scenario: " + strings.Join(demo.Scripts, ", ")},
+					&cli.BoolFlag{Name: "json", Usage: "one JSON object per event, then a summary"},
+					&cli.BoolFlag{Name: "keep", Usage: "keep the work directory (logs, state) afterwards"},
+				},
+				Action: func(c *cli.Context) error {
+					err := demo.Run(c.Context, demo.Options{Out: c.App.Writer, JSON: c.Bool("json"), Script: c.String("script"), Keep: c.Bool("keep")})
+					if err != nil {
+						return cli.Exit("demo: "+err.Error(), 1)
+					}
+					return nil
+				},
 			},
 			{
 				Name:  "version",
