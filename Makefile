@@ -5,7 +5,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
-STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || { test -x $(HOME)/go/bin/staticcheck && echo $(HOME)/go/bin/staticcheck; } || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2)
 
 .PHONY: all build test lint fuzz bench demo deps clean
 
