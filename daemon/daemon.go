@@ -77,6 +77,8 @@ type Daemon struct {
 	wdInterval time.Duration
 	lastWD     time.Time
 	lastTick   time.Time
+	stopSent   bool
+	lastExtend time.Time
 }
 
 // Run runs the daemon until an orderly shutdown completes or ctx ends (which
@@ -240,12 +242,15 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 			d.log.Info("ready", "status", d.statusLine())
 		}
 		d.pet()
+		d.stopping()
 		if line := d.statusLine(); line != d.lastStatus {
 			d.lastStatus = line
 			_ = d.notify.Status(line)
 		}
 	}
-	_ = d.notify.Stopping()
+	if !d.stopSent {
+		_ = d.notify.Stopping()
+	}
 	d.log.Info("stopped", "why", "orderly shutdown complete")
 	return d.exitErr
 }
@@ -259,6 +264,34 @@ func (d *Daemon) pet() {
 	if now := time.Now(); now.Sub(d.lastWD) >= d.wdInterval {
 		d.lastWD = now
 		_ = d.notify.Watchdog()
+	}
+}
+
+// extendEvery is how often a stopping daemon asks systemd for more time, and
+// extendBy how much: the daemon bounds its stops itself (each resource's stop
+// timeout), so systemd's TimeoutStopSec only has to cover a hung daemon.
+const (
+	extendEvery = time.Second
+	extendBy    = 5 * time.Second
+)
+
+// stopping tells systemd about an orderly shutdown: STOPPING=1 once, then
+// EXTEND_TIMEOUT_USEC while groups are still being stopped.
+func (d *Daemon) stopping() {
+	if !d.m.Status().ShuttingDown {
+		return
+	}
+	if !d.stopSent {
+		d.stopSent = true
+		_ = d.notify.Stopping()
+	}
+	busy := false
+	for _, b := range d.busy {
+		busy = busy || b
+	}
+	if now := time.Now(); busy && now.Sub(d.lastExtend) >= extendEvery {
+		d.lastExtend = now
+		_ = d.notify.ExtendTimeout(extendBy)
 	}
 }
 

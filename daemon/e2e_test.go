@@ -406,3 +406,43 @@ func TestAllLinksCut(t *testing.T) {
 		}
 	})
 }
+
+func TestOrderlyStopKeepsHeartbeatsAndExtendsTimeout(t *testing.T) {
+	// A domain that takes 2 s to shut down: during the orderly stop the
+	// daemon keeps sending heartbeats and watchdog pings, tells systemd
+	// STOPPING=1 and EXTEND_TIMEOUT_USEC, and the peer takes over only after
+	// the goodbye, without waiting for deadtime.
+	p := newPair(t, false, "", "web")
+	p.Sim("set", "shutdown-delay", "2s")
+	p.A.Env = []string{"WATCHDOG_USEC=400000"}
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.A.Signal(syscall.SIGTERM)
+	p.A.WaitRole("main", "STOPPING", wait)
+	stopAt := time.Now()
+	heartbeatsOn(t, p.B, "udp", 20) // 1 s of heartbeats, 2.5 deadtimes, while a stops
+	if role, seen := p.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b took over while a was still stopping: %s", seen)
+	}
+	if err := p.A.WaitExit(wait); err != nil {
+		t.Fatalf("a exited with %v\n%s", err, p.A.Log.Tail(20))
+	}
+	p.B.WaitRole("main", "ACTIVE", wait)
+	if !p.B.Log.Contains("said goodbye") {
+		t.Errorf("b did not take over on the goodbye:\n%s", p.B.Log.Tail(20))
+	}
+	var extends, pingsDuringStop int
+	for _, m := range p.A.Notify.Messages() {
+		if strings.Contains(m.Text, "EXTEND_TIMEOUT_USEC=") {
+			extends++
+		}
+		if strings.Contains(m.Text, "WATCHDOG=1") && m.At.After(stopAt.Add(time.Second)) {
+			pingsDuringStop++
+		}
+	}
+	if !p.A.Notify.Has("STOPPING=1") || extends == 0 || pingsDuringStop == 0 {
+		t.Errorf("notify during the stop: STOPPING=%v extends=%d watchdog pings after 1 s=%d\n%v",
+			p.A.Notify.Has("STOPPING=1"), extends, pingsDuringStop, p.A.Notify.Messages())
+	}
+}
