@@ -36,7 +36,7 @@ func main() {
 	// Simulators can be installed under the real tool names (symlinks to xhad)
 	// and put first in PATH by tests and the demo.
 	switch base := filepath.Base(os.Args[0]); base {
-	case "xl", "drbdadm", "ping":
+	case "xl", "drbdadm", "ping", "vgchange", "vgs":
 		os.Exit(sim.Run(base, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
 	if err := newApp().Run(os.Args); err != nil {

@@ -446,3 +446,101 @@ func TestOrderlyStopKeepsHeartbeatsAndExtendsTimeout(t *testing.T) {
 			p.A.Notify.Has("STOPPING=1"), extends, pingsDuringStop, p.A.Notify.Messages())
 	}
 }
+
+// TestFiftyDomainsOverLVMOverDRBD fails a group of one DRBD resource, one
+// volume group on it and 50 domains on its logical volumes over, by hand and
+// by a host crash. The simulator refuses to activate the VG where DRBD is not
+// Primary and to demote DRBD under an active VG, so order matters; the
+// journal proves nothing ran on both nodes.
+func TestFiftyDomainsOverLVMOverDRBD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end daemon test")
+	}
+	cfgDir := t.TempDir()
+	var doms []string
+	var b strings.Builder
+	b.WriteString("[[group]]\nname = \"main\"\nparallel = 16\n\n  [[group.resource]]\n  name = \"r0\"\n  kind = \"drbd\"\n")
+	b.WriteString("\n  [[group.resource]]\n  name = \"vg0\"\n  kind = \"lvm\"\n  volume-group = \"vg0\"\n")
+	for i := 0; i < 50; i++ {
+		d := fmt.Sprintf("dom%02d", i)
+		doms = append(doms, d)
+		cfg := filepath.Join(cfgDir, d+".cfg")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf("name = %q\nmemory = 128\ndisk = [ 'phy:/dev/vg0/%s,xvda,w' ]\n", d, d)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "\n  [[group.resource]]\n  name = %q\n  kind = \"xen\"\n  config = %q\n  shutdown-timeout = \"2s\"\n  stop-timeout = \"5s\"\n", d, cfg)
+	}
+	p := testbed.NewPair(t, testbed.PairOptions{Serial: true, Public: true, Groups: b.String(),
+		SimInit: []string{"--drbd", "r0:0:/dev/sdb1:7789"}})
+	p.Sim("add-vg", "vg0", "r0", strings.Join(doms, ","))
+	p.Sim("set", "create-delay", "20ms")
+	p.Sim("set", "shutdown-delay", "30ms")
+	t.Cleanup(func() {
+		if out, err := p.SimOutput("check"); err != nil {
+			t.Errorf("simulator invariant check failed: %v\n%s", err, out)
+		}
+	})
+	allOn := func(node string) func() (bool, string) {
+		return func() (bool, string) {
+			n := 0
+			for _, d := range doms {
+				if running(p, d) == node {
+					n++
+				}
+			}
+			return n == len(doms), fmt.Sprintf("%d of %d domains on %s only", n, len(doms), node)
+		}
+	}
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "50 domains on a", allOn("a"))
+
+	start := time.Now()
+	p.A.Signal(syscall.SIGHUP)
+	p.B.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "50 domains on b", allOn("b"))
+	t.Logf("hand-over of 50 domains (stop on a, start on b, parallel 16): %s", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	p.B.Kill()
+	p.Sim("host-crash", "b")
+	p.A.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "50 domains back on a", allOn("a"))
+	t.Logf("takeover of 50 domains after a host crash: %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestCrashedDomainRestartedThenFailover: the monitor finds a crashed domain
+// on the active node, restarts it locally, and past max-restarts moves the
+// group to the peer.
+func TestCrashedDomainRestartedThenFailover(t *testing.T) {
+	p := newPair(t, false, "", "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.Sim("domain", "a", "web", "crash")
+	testbed.WaitFor(t, wait, "a to restart web locally", func() (bool, string) {
+		return p.A.Log.Contains("restarting web locally") && running(p, "web") == "a", p.A.Log.Tail(3)
+	})
+	// The default max-restarts is reached by crashing it again and again.
+	for i := 0; i < 10 && !p.B.Log.Contains("STANDBY -> STARTING"); i++ {
+		testbed.WaitFor(t, wait, "web running again somewhere", func() (bool, string) {
+			on := running(p, "web")
+			return on != "", "web on " + on
+		})
+		on := running(p, "web")
+		if on == "b" {
+			break
+		}
+		p.Sim("domain", on, "web", "crash")
+		testbed.WaitFor(t, wait, "web restarted or moved after crash "+fmt.Sprint(i+2), func() (bool, string) {
+			st, _ := p.A.Status()
+			return running(p, "web") != "" || len(st.Groups) > 0 && st.Groups[0].Role != "ACTIVE", running(p, "web")
+		})
+	}
+	p.B.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "web on b", func() (bool, string) { on := running(p, "web"); return on == "b", "web on " + on })
+	if !p.A.Log.Contains("restart limit") {
+		t.Errorf("a did not log the restart limit:\n%s", p.A.Log.Tail(20))
+	}
+}

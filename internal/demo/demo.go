@@ -111,7 +111,7 @@ func (d *demo) setup() error {
 	if err := os.MkdirAll(d.bin, 0o755); err != nil {
 		return err
 	}
-	for _, tool := range []string{"xl", "drbdadm", "ping"} {
+	for _, tool := range []string{"xl", "drbdadm", "ping", "vgchange", "vgs"} {
 		if err := os.Symlink(d.self, filepath.Join(d.bin, tool)); err != nil {
 			return err
 		}

@@ -195,6 +195,7 @@ const ctlUsage = `usage: xhad sim ctl SUBCOMMAND ARGS
   init --nodes A,B [--drbd NAME:MINOR:DISK:PORT ...] [--fencing POLICY] [--handler CMD]
        [--addresses IP,IP] [--dom0-memory MB] [--dom0-vcpus N]
   add-drbd NAME:MINOR:DISK:PORT [--fencing POLICY] [--handler CMD]
+  add-vg VG DRBD-RESOURCE LV[,LV...]     a volume group on a DRBD resource (vgchange, vgs)
   set create-delay|shutdown-delay|destroy-delay|resync-time|shutdown-wait|handler-timeout DURATION
   set resync-kb KB
   disconnect RES | connect RES          cut or heal the DRBD replication link
@@ -242,6 +243,8 @@ func (c *call) ctl(args []string) int {
 	switch sub {
 	case "init":
 		err = c.ctlInit(rest)
+	case "add-vg":
+		err = c.ctlAddVG(rest)
 	case "add-drbd":
 		err = c.ctlAddDRBD(rest)
 	case "set":
@@ -545,6 +548,12 @@ func (c *call) ctlHostCrash(args []string) error {
 			t.removeDomain(node, d, "host-crash")
 		}
 		h.PendingModes = nil
+		for _, v := range t.st.VGs {
+			if v.Active[node] {
+				v.Active[node] = false
+				t.journal(node, kindVGDeactivate, "vg", v.Name, "how", "host-crash")
+			}
+		}
 		for _, r := range t.st.Resources {
 			if r.Nodes[node].Up {
 				t.bringDown(node, r, false, "host-crash")

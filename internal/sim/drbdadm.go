@@ -514,6 +514,9 @@ func (c *call) drbdSecondary(res string, opts drbdadmOptions) int {
 		case len(t.openers(c.node, r)) > 0 && !opts.force:
 			action = "held-open"
 			t.refusal(c.node, "drbdadm secondary "+res, 11, stateChangeWhy(-12)+" by domain "+t.openers(c.node, r)[0].Name)
+		case t.vgHolds(c.node, r) && !opts.force:
+			action = "held-open"
+			t.refusal(c.node, "drbdadm secondary "+res, 11, stateChangeWhy(-12)+" by an active volume group")
 		default:
 			if len(t.openers(c.node, r)) > 0 {
 				rn.FailIO = true

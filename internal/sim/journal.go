@@ -249,6 +249,7 @@ func CheckInvariants(events []Event, exclusive func(domain string) bool) error {
 	}
 	running := map[string]map[string]Event{} // domain -> node -> domain-start
 	primary := map[string]map[string]Event{} // resource -> node -> drbd-primary
+	active := map[string]map[string]Event{}  // volume group -> node -> vg-activate
 	begin := func(m map[string]map[string]Event, key string, ev Event) *Event {
 		holders := m[key]
 		if holders == nil {
@@ -281,7 +282,17 @@ func CheckInvariants(events []Event, exclusive func(domain string) bool) error {
 			}
 		case kindDRBDSecondary, kindDRBDDown:
 			delete(primary[ev.Attr("res")], ev.Node)
+		case kindVGActivate:
+			vg := ev.Attr("vg")
+			if prev := begin(active, vg, ev); prev != nil {
+				return &ViolationError{What: fmt.Sprintf("volume group %s active on both nodes at once", vg), First: *prev, Second: ev}
+			}
+		case kindVGDeactivate:
+			delete(active[ev.Attr("vg")], ev.Node)
 		case kindHostCrash:
+			for _, holders := range active {
+				delete(holders, ev.Node)
+			}
 			for _, holders := range running {
 				delete(holders, ev.Node)
 			}

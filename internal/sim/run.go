@@ -73,16 +73,21 @@ func (s *sim) run(tool, node string, args []string, stdout, stderr io.Writer) in
 		return c.ctl(args)
 	case "ping":
 		return c.ping(args)
-	case "xl", "drbdadm":
+	case "xl", "drbdadm", "vgchange", "vgs":
 		if code, ok := c.precheck(tool); !ok {
 			return code
 		}
-		if tool == "xl" {
+		switch tool {
+		case "xl":
 			return c.xl(args)
+		case "vgchange":
+			return c.vgchange(args)
+		case "vgs":
+			return c.vgs(args)
 		}
 		return c.drbdadm(args)
 	}
-	fmt.Fprintf(stderr, "xhad sim: unknown tool %q: want xl, drbdadm, ping or ctl\n", tool)
+	fmt.Fprintf(stderr, "xhad sim: unknown tool %q: want xl, drbdadm, vgchange, vgs, ping or ctl\n", tool)
 	return exitSimError
 }
 

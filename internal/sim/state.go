@@ -85,6 +85,7 @@ type State struct {
 	Settings  Settings         `json:"settings"`
 	Hosts     map[string]*Host `json:"hosts"`
 	Resources []*Resource      `json:"resources"`
+	VGs       []*VG            `json:"vgs,omitempty"`
 }
 
 // Settings are the tunables set by `ctl set`.

@@ -44,7 +44,7 @@ func Binary(t testing.TB) (xhad, binDir string) {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		for _, name := range []string{"xl", "drbdadm", "ping"} {
+		for _, name := range []string{"xl", "drbdadm", "ping", "vgchange", "vgs"} {
 			if err := os.Symlink("xhad", filepath.Join(buildDir, name)); err != nil {
 				buildErr = err
 				return
