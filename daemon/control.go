@@ -13,6 +13,9 @@ import (
 	"xhad/dsl"
 )
 
+// reqExpired: nobody waits for the reply of a peer request any more.
+type reqExpired struct{ id uint64 }
+
 type ctlRequest struct {
 	req   control.Request
 	reply chan control.Response
@@ -57,6 +60,28 @@ func (d *Daemon) request(r ctlRequest) []core.Action {
 		default:
 			resp = control.Failure(fmt.Errorf("maintenance takes on or off, not %q", r.req.Args["mode"]))
 		}
+	case "fence-peer":
+		res := r.req.Args["resource"]
+		if res == "" {
+			resp = control.Failure(fmt.Errorf("fence-peer needs a DRBD resource name"))
+			break
+		}
+		timeout, err := time.ParseDuration(r.req.Args["timeout"])
+		if err != nil || timeout <= 0 {
+			timeout = d.plan.Fencing.FencePeerTimeout
+		}
+		d.log.Info("DRBD fence-peer handler: asking the peer to outdate its disk", "res", res, "why", "DRBD lost its peer or promotes while disconnected")
+		id, ch := d.askPeer("outdate", res)
+		go func() {
+			select {
+			case rep := <-ch:
+				r.reply <- control.Success(rep)
+			case <-time.After(timeout):
+				d.events <- reqExpired{id: id}
+				r.reply <- control.Failure(fmt.Errorf("%w within %s", errPeerUnreachable, timeout))
+			}
+		}()
+		return nil
 	case "reload":
 		if err := d.reload(); err != nil {
 			d.log.Error("reload refused: the old configuration stays in force", "why", err.Error())

@@ -79,6 +79,13 @@ type Daemon struct {
 	lastTick   time.Time
 	stopSent   bool
 	lastExtend time.Time
+
+	metrics *metrics
+
+	reqID     uint64
+	pending   map[uint64]*pendingReq
+	answered  map[string]bool
+	sendReply chan []byte
 }
 
 // Run runs the daemon until an orderly shutdown completes or ctx ends (which
@@ -104,10 +111,12 @@ func Run(ctx context.Context, opts Options) error {
 		requests: make(chan ctlRequest), reloads: make(chan chan error),
 		resState: map[string]resState{}, progress: map[string]string{},
 		busy: map[string]bool{}, monitoring: map[string]bool{}, started: time.Now(),
+		pending: map[uint64]*pendingReq{}, answered: map[string]bool{}, sendReply: make(chan []byte, 16),
 	}
 	if d.run == nil {
 		d.run = runner.Exec{}
 	}
+	d.metrics = newMetrics(d)
 	if d.fence == nil {
 		d.fence = defaultFencer(plan, d.log)
 	}
@@ -157,6 +166,13 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 
 	for _, l := range d.links {
 		go l.Run(loopCtx, d.recv)
+	}
+	var metricsWG sync.WaitGroup
+	defer metricsWG.Wait()
+	if d.plan.MetricsAddr != "" {
+		if err := d.serveMetrics(loopCtx, &metricsWG); err != nil {
+			return err
+		}
 	}
 
 	d.m = core.New(d.coreConfig(forceMain), prev)
@@ -208,6 +224,10 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 				d.log.Warn("dropped heartbeat from an unknown node", "link", r.Link, "from", r.Msg.From)
 				continue
 			}
+			if r.Msg.Kind == link.Request || r.Msg.Kind == link.Reply {
+				d.handlePeerMessage(loopCtx, r)
+				continue
+			}
 			st, err := decodeState(r.Msg.Body)
 			if err != nil {
 				d.log.Warn("dropped heartbeat", "link", r.Link, "why", err.Error())
@@ -215,9 +235,16 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 			}
 			st.Epoch = r.Msg.Epoch
 			acts = d.m.Step(core.Heard{Link: r.Link, State: st})
+		case body := <-d.sendReply:
+			d.sendKind(link.Reply, body)
+			continue
 		case ev := <-d.events:
 			if md, ok := ev.(monitorDone); ok {
 				d.monitoring[md.group] = false
+				continue
+			}
+			if ex, ok := ev.(reqExpired); ok {
+				delete(d.pending, ex.id)
 				continue
 			}
 			d.workerDone(ev.(core.Event))
@@ -470,6 +497,7 @@ func (d *Daemon) do(ctx context.Context, acts []core.Action) bool {
 }
 
 func (d *Daemon) logReport(r core.Report) {
+	d.metrics.decisions.WithLabelValues(r.Event, r.Level.String()).Inc()
 	args := []any{"event", r.Event, "why", r.Why}
 	if r.Group != "" {
 		args = append(args, "group", r.Group)
@@ -537,7 +565,9 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 		d.log.Warn("starting with --force: the database replication gate is overridden", "group", g.Name, "why", "operator takeover --force")
 	}
 	go func() {
+		began := time.Now()
 		err := d.scheduler(g.Name).Start(ctx, g, d.res[g.Name])
+		d.metrics.opSeconds.WithLabelValues(g.Name, "start", result(err)).Observe(time.Since(began).Seconds())
 		ev := core.GroupDone{Group: g.Name, Op: core.OpStart, RolledBack: true}
 		if err != nil {
 			ev.Err = err.Error()
@@ -555,7 +585,9 @@ func (d *Daemon) stopGroup(ctx context.Context, group string) {
 	g := d.groups[group]
 	d.busy[group] = true
 	go func() {
+		began := time.Now()
 		err := d.scheduler(group).Stop(ctx, g, d.res[group])
+		d.metrics.opSeconds.WithLabelValues(group, "stop", result(err)).Observe(time.Since(began).Seconds())
 		ev := core.GroupDone{Group: group, Op: core.OpStop}
 		if err != nil {
 			ev.Err = err.Error()
@@ -730,4 +762,11 @@ func (d *Daemon) statusLine() string {
 		parts = append(parts, "FLAP-HOLD")
 	}
 	return strings.Join(parts, "; ")
+}
+
+func result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
 }

@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -542,5 +544,31 @@ func TestCrashedDomainRestartedThenFailover(t *testing.T) {
 	testbed.WaitFor(t, wait, "web on b", func() (bool, string) { on := running(p, "web"); return on == "b", "web on " + on })
 	if !p.A.Log.Contains("restart limit") {
 		t.Errorf("a did not log the restart limit:\n%s", p.A.Log.Tail(20))
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	port := testbed.FreeTCPPort(t)
+	p := newPairOpts(t, testbed.PairOptions{MetricsPorts: [2]int{port, testbed.FreeTCPPort(t)}}, "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	var body string
+	testbed.WaitFor(t, wait, "metrics of a", func() (bool, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return strings.Contains(body, `xhad_group_role{group="main",role="ACTIVE"} 1`), body
+	})
+	for _, want := range []string{`xhad_peer_alive{peer="b"} 1`, `xhad_link_up{link="udp"} 1`, `xhad_link_received_total{link="udp"}`,
+		`xhad_resource_state{group="main",resource="web",state="running"} 1`, `xhad_decisions_total{event="transition",level="info"}`,
+		`xhad_group_operation_seconds_count{group="main",op="start",result="ok"} 1`, "xhad_link_heartbeat_age_seconds"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -22,7 +22,9 @@ type PairOptions struct {
 	Keepalive, Deadtime, Initdead string // Go durations; defaults 50ms, 400ms, 2s
 	Serial                        bool   // add the PTY cable as a serial link
 	Groups                        string // TOML of the [[group]] tables
-	Extra                         string // more top-level TOML (e.g. [failover])
+	Extra                         string // more TOML tables (e.g. [failover])
+	Top                           string // top-level keys
+	MetricsPorts                  [2]int // metrics-address ports of a and b on 127.0.0.1 (0: off)
 	SimInit                       []string
 	// Public gives the nodes public addresses 127.0.0.11 and 127.0.0.12,
 	// answered by the simulated ping while the simulated host is up.
@@ -61,6 +63,8 @@ const configTemplate = `cluster = "testpair"
 auth-key-file = "{{.Dir}}/authkey"
 state-dir = "{{.NodeDir}}/state"
 control-socket = "{{.NodeDir}}/xhad.sock"
+{{.Top}}
+{{if .Metrics}}metrics-address = "127.0.0.1:{{.Metrics}}"{{end}}
 
 [[node]]
 name = "a"
@@ -138,7 +142,7 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 			"Dir": dir, "NodeDir": n.Dir, "AddrA": addrA, "AddrB": addrB,
 			"Serial": o.Serial, "Public": o.Public, "SerialA": serialA, "SerialB": serialB,
 			"Keepalive": o.Keepalive, "Deadtime": o.Deadtime, "Warntime": (dead / 2).String(), "Initdead": o.Initdead,
-			"Extra": o.Extra, "Groups": o.Groups,
+			"Extra": o.Extra, "Top": o.Top, "Metrics": o.MetricsPorts[i], "Groups": o.Groups,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -100,6 +100,17 @@ func FreeUDPPorts(t testing.TB, n int) []int {
 	return ports
 }
 
+// FreeTCPPort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // Proxy forwards UDP datagrams one way, from a listening port to a target,
 // and can drop them (a cut) or record them (for replay tests).
 type Proxy struct {
