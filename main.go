@@ -21,7 +21,9 @@ import (
 	"xhad/daemon/logs"
 	"xhad/dsl"
 	"xhad/internal/demo"
+	"xhad/internal/runner"
 	"xhad/internal/sim"
+	"xhad/resources"
 )
 
 // version is stamped by `make build` (-ldflags -X main.version=...).
@@ -126,9 +128,10 @@ func newApp() *cli.App {
 				Action: func(c *cli.Context) error { return ctlCommand(c, control.Request{Cmd: "reload"}) },
 			},
 			{
-				Name:   "check-config",
-				Usage:  "validate the configuration and print the normalised plan",
-				Flags:  []cli.Flag{configFlag(), &cli.BoolFlag{Name: "json", Usage: "print the plan as JSON"}},
+				Name:  "check-config",
+				Usage: "validate the configuration and print the normalised plan",
+				Flags: []cli.Flag{configFlag(), &cli.BoolFlag{Name: "json", Usage: "print the plan as JSON"},
+					&cli.StringFlag{Name: "lvm-conf", Value: "/etc/lvm/lvm.conf", Usage: "LVM configuration whose filter must hide the DRBD backing devices"}},
 				Action: checkConfig,
 			},
 			{
@@ -196,6 +199,9 @@ func checkConfig(c *cli.Context) error {
 	p, err := dsl.Load(c.String("config"))
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
+	}
+	for _, w := range resources.LVMFilterWarnings(c.Context, p, runner.Exec{}, c.String("lvm-conf")) {
+		fmt.Fprintln(c.App.ErrWriter, "warning:", w)
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
