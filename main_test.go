@@ -47,7 +47,13 @@ func TestCheckConfigCommand(t *testing.T) {
 		}
 		out, err = testbed.Run(ctx, t, nil, "check-config", "--json", "--config", path)
 		var plan map[string]any
-		if err != nil || json.Unmarshal([]byte(out), &plan) != nil || plan["groups"] == nil {
+		var jsonLines []string
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(line, "warning: ") { // stderr, combined here
+				jsonLines = append(jsonLines, line)
+			}
+		}
+		if err != nil || json.Unmarshal([]byte(strings.Join(jsonLines, "\n")), &plan) != nil || plan["groups"] == nil {
 			t.Errorf("check-config --json %s: %v\n%s", ex, err, out)
 		}
 	}
