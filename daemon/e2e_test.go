@@ -66,6 +66,20 @@ func newPairOpts(t *testing.T, o testbed.PairOptions, domains ...string) *testbe
 	return p
 }
 
+// expectOn fails the test unless dom runs exactly on node ("a", "b", "a,b").
+func expectOn(t *testing.T, p *testbed.Pair, dom, node, format string) {
+	t.Helper()
+	if on := running(p, dom); on != node {
+		t.Fatalf(format, on)
+	}
+}
+
+// crashHost kills a node's daemon with -9 and powers its simulated host off.
+func crashHost(p *testbed.Pair, n *testbed.Node) {
+	n.Kill()
+	p.Sim("host-crash", n.Name)
+}
+
 // running reports on which nodes the simulator runs domain dom.
 func running(p *testbed.Pair, dom string) string {
 	var on []string
@@ -116,16 +130,12 @@ func TestSignalsMoveTheGroup(t *testing.T) {
 	p.A.Signal(syscall.SIGHUP) // standby: hand over to b
 	p.B.WaitRole("main", "ACTIVE", wait)
 	p.A.WaitRole("main", "STANDBY", wait)
-	if on := running(p, "web"); on != "b" {
-		t.Fatalf("after SIGHUP on a, web runs on %q, want b", on)
-	}
+	expectOn(t, p, "web", "b", "after SIGHUP on a, web runs on %q, want b")
 
 	p.A.Signal(syscall.SIGUSR1) // take over again
 	p.A.WaitRole("main", "ACTIVE", wait)
 	p.B.WaitRole("main", "STANDBY", wait)
-	if on := running(p, "web"); on != "a" {
-		t.Fatalf("after SIGUSR1 on a, web runs on %q, want a", on)
-	}
+	expectOn(t, p, "web", "a", "after SIGUSR1 on a, web runs on %q, want a")
 	if !p.A.Log.Contains("SIGHUP") || !p.A.Log.Contains("SIGUSR1") {
 		t.Errorf("signals not logged with a reason:\n%s", p.A.Log.Tail(40))
 	}
@@ -139,13 +149,10 @@ func TestHostDeathTakeover(t *testing.T) {
 	p.B.WaitRole("main", "STANDBY", wait)
 
 	start := time.Now()
-	p.A.Kill()               // kill -9 of the daemon ...
-	p.Sim("host-crash", "a") // ... and its host: domains gone, DRBD down
+	crashHost(p, p.A) // kill -9 of the daemon and its host: domains gone, DRBD down
 	p.B.WaitRole("main", "ACTIVE", wait)
 	t.Logf("takeover after kill -9 of the active: %s (deadtime 400ms)", time.Since(start).Round(time.Millisecond))
-	if on := running(p, "web"); on != "b" {
-		t.Fatalf("web runs on %q, want b", on)
-	}
+	expectOn(t, p, "web", "b", "web runs on %q, want b")
 	if !p.B.Log.Contains("peer a is gone") {
 		t.Errorf("b did not log the reason of the takeover:\n%s", p.B.Log.Tail(30))
 	}
@@ -170,9 +177,7 @@ func TestDaemonKilledHostAliveDRBDRefuses(t *testing.T) {
 		g := st.Groups[0]
 		return g.Role == "STANDBY" && g.Ineligible, fmt.Sprintf("%s waiting=%q last=%+v", g.Role, g.Waiting, st.LastDecision)
 	})
-	if on := running(p, "web"); on != "a" {
-		t.Fatalf("web runs on %q, want a only", on)
-	}
+	expectOn(t, p, "web", "a", "web runs on %q, want a only")
 	// The restarted daemon adopts what runs instead of starting it twice.
 	p.A.Start()
 	p.A.WaitRole("main", "ACTIVE", wait)
@@ -322,16 +327,11 @@ func TestSIGSTOPStopsWatchdogThenPeerTakesOver(t *testing.T) {
 		}
 		return !st.Peer.Alive && st.Groups[0].Ineligible, fmt.Sprintf("peer alive=%v group=%+v", st.Peer.Alive, st.Groups[0])
 	})
-	if on := running(p, "web"); on != "a" {
-		t.Fatalf("while a is stopped, web runs on %q, want a only", on)
-	}
+	expectOn(t, p, "web", "a", "while a is stopped, web runs on %q, want a only")
 	// The watchdog fires: the host of a resets.
-	p.A.Kill()
-	p.Sim("host-crash", "a")
+	crashHost(p, p.A)
 	p.B.WaitRole("main", "ACTIVE", wait)
-	if on := running(p, "web"); on != "b" {
-		t.Fatalf("after the reset of a, web runs on %q, want b", on)
-	}
+	expectOn(t, p, "web", "b", "after the reset of a, web runs on %q, want b")
 }
 
 func TestReloadRefusesInvalidConfig(t *testing.T) {
@@ -380,9 +380,7 @@ func TestAllLinksCut(t *testing.T) {
 			}
 			return !st.Peer.Alive && strings.Contains(st.Groups[0].Waiting, "partition"), fmt.Sprintf("alive=%v waiting=%q", st.Peer.Alive, st.Groups[0].Waiting)
 		})
-		if on := running(p, "web"); on != "a" {
-			t.Fatalf("web runs on %q during the partition, want a only", on)
-		}
+		expectOn(t, p, "web", "a", "web runs on %q during the partition, want a only")
 		p.HealUDP()
 		p.Cable.Heal()
 		p.B.WaitPeer(true, wait)
@@ -397,12 +395,9 @@ func TestAllLinksCut(t *testing.T) {
 		p.A.WaitRole("main", "ACTIVE", wait)
 		p.CutUDP()
 		p.Cable.Cut()
-		p.A.Kill()
-		p.Sim("host-crash", "a")
+		crashHost(p, p.A)
 		p.B.WaitRole("main", "ACTIVE", wait)
-		if on := running(p, "web"); on != "b" {
-			t.Fatalf("web runs on %q, want b", on)
-		}
+		expectOn(t, p, "web", "b", "web runs on %q, want b")
 		if !p.B.Log.Contains("does not answer on its public address") {
 			t.Errorf("b did not log the public-address check:\n%s", p.B.Log.Tail(30))
 		}
@@ -505,8 +500,7 @@ func TestFiftyDomainsOverLVMOverDRBD(t *testing.T) {
 	t.Logf("hand-over of 50 domains (stop on a, start on b, parallel 16): %s", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	p.B.Kill()
-	p.Sim("host-crash", "b")
+	crashHost(p, p.B)
 	p.A.WaitRole("main", "ACTIVE", wait)
 	testbed.WaitFor(t, wait, "50 domains back on a", allOn("a"))
 	t.Logf("takeover of 50 domains after a host crash: %s", time.Since(start).Round(time.Millisecond))
