@@ -11,6 +11,7 @@ import (
 
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -80,7 +81,8 @@ type Daemon struct {
 	stopSent   bool
 	lastExtend time.Time
 
-	metrics *metrics
+	metrics    *metrics
+	refreshing atomic.Bool
 
 	reqID     uint64
 	pending   map[uint64]*pendingReq
@@ -218,6 +220,9 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 			acts = append(acts, d.m.Tick()...)
 			if d.m.Now()%monitorEvery == 0 {
 				d.monitor(loopCtx)
+			}
+			if d.m.Now()%max(d.plan.Ticks.Keepalive, 1) == 0 {
+				d.refresh(loopCtx)
 			}
 		case r := <-d.recv:
 			if r.Msg.From != d.peer {
@@ -673,6 +678,44 @@ func (d *Daemon) monitor(ctx context.Context) {
 			d.events <- monitorDone{group: g.Name}
 		}(g)
 	}
+}
+
+// refresher is a resource that must be renewed while it runs (a service
+// address with a kernel lifetime: the dead-man switch).
+type refresher interface {
+	Refresh(ctx context.Context) error
+}
+
+// refresh renews the refreshable resources of every ACTIVE group from the
+// decision loop's own ticks: a daemon that is killed or hangs stops renewing,
+// and the kernel drops the address by itself.
+func (d *Daemon) refresh(ctx context.Context) {
+	if d.refreshing.Load() {
+		return
+	}
+	var todo []refresher
+	for _, g := range d.plan.Groups {
+		if d.m.Role(g.Name) != core.Active {
+			continue
+		}
+		for _, r := range d.res[g.Name] {
+			if rf, ok := r.(refresher); ok {
+				todo = append(todo, rf)
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	d.refreshing.Store(true)
+	go func() {
+		defer d.refreshing.Store(false)
+		for _, rf := range todo {
+			if err := rf.Refresh(ctx); err != nil {
+				d.log.Warn("refresh failed", "res", rf.(resources.Resource).Name(), "why", err.Error())
+			}
+		}
+	}()
 }
 
 // monitorDone ends a monitor pass that found everything running. It is an
