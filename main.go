@@ -20,6 +20,7 @@ import (
 	"xhad/daemon/control"
 	"xhad/daemon/logs"
 	"xhad/dsl"
+	"xhad/fence"
 	"xhad/internal/demo"
 	"xhad/internal/runner"
 	"xhad/internal/sim"
@@ -30,9 +31,6 @@ import (
 var version = "dev"
 
 const defaultConfig = "/etc/xhad/xhad.toml"
-
-// errNotBuilt is returned by subcommands whose capability is not written yet.
-var errNotBuilt = errors.New("not built yet in this version of xhad")
 
 func main() {
 	// Simulators can be installed under the real tool names (symlinks to xhad)
@@ -61,12 +59,6 @@ func configFlag() *cli.StringFlag {
 		Usage:   "configuration `FILE`",
 		Value:   defaultConfig,
 		EnvVars: []string{"XHAD_CONFIG"},
-	}
-}
-
-func notBuilt(what string) cli.ActionFunc {
-	return func(*cli.Context) error {
-		return cli.Exit(fmt.Sprintf("%s: %v", what, errNotBuilt), 2)
 	}
 }
 
@@ -136,15 +128,16 @@ func newApp() *cli.App {
 			},
 			{
 				Name:   "fence-peer",
-				Usage:  "DRBD fence-peer handler: outdate the peer's disk over any live link",
-				Flags:  []cli.Flag{configFlag()},
-				Action: notBuilt("fence-peer"),
+				Usage:  "DRBD fence-peer handler: ask the peer over any live link to outdate its disk; exits with DRBD's codes",
+				Flags:  []cli.Flag{configFlag(), socketFlag()},
+				Action: fencePeer,
 			},
 			{
-				Name:   "unfence",
-				Usage:  "lift the peer fence and/or the self fence",
-				Flags:  []cli.Flag{configFlag(), &cli.BoolFlag{Name: "peer"}, &cli.BoolFlag{Name: "self"}},
-				Action: notBuilt("unfence"),
+				Name:  "unfence",
+				Usage: "lift the peer fence and/or the self fence (both without --peer/--self); also DRBD's unfence-peer handler",
+				Flags: []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"},
+					&cli.BoolFlag{Name: "peer", Usage: "lift the peer fence"}, &cli.BoolFlag{Name: "self", Usage: "lift the self fence"}},
+				Action: unfence,
 			},
 			{
 				Name:  "demo",
@@ -228,6 +221,76 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	return nil
+}
+
+// fencePeer is what DRBD runs as its fence-peer handler. It never exits 0
+// or 1 (DRBD reads both as "handler broken"): every path ends in one of the
+// codes of fence.ExitFor, within fencing.fence-peer-timeout.
+func fencePeer(c *cli.Context) error {
+	env, err := fence.ParseHandlerEnv(os.Getenv)
+	if err != nil {
+		return cli.Exit("xhad fence-peer: "+err.Error(), fence.ExitNotFenced)
+	}
+	timeout := fence.DefaultHandlerTimeout
+	sock := c.String("socket")
+	p, loadErr := dsl.Load(c.String("config"))
+	if loadErr == nil {
+		timeout = p.Fencing.FencePeerTimeout
+		if sock == "" {
+			sock = p.ControlSocket
+		}
+	} else if sock == "" {
+		sock = control.DefaultSocketPath
+	}
+	code, why := fence.Decide(c.Context, timeout, func(ctx context.Context) fence.Outcome {
+		resp, err := control.Call(ctx, sock, control.Request{Cmd: "fence-peer", Args: map[string]string{"resource": env.Resource, "timeout": timeout.String()}})
+		switch {
+		case errors.Is(err, control.ErrNotRunning):
+			if loadErr != nil {
+				return fence.Outcome{Kind: fence.DaemonNotRunning}
+			}
+			return fence.DaemonDownOutcome(ctx, fence.NewNFT(daemon.FenceConfig(p, nodeNameOrEmpty(p))))
+		case err != nil:
+			return fence.Outcome{Kind: fence.PeerUnreachable, Stderr: err.Error()}
+		case !resp.OK:
+			return fence.Outcome{Kind: fence.PeerUnreachable, Stderr: resp.Error}
+		}
+		var rep daemon.PeerReply
+		if err := json.Unmarshal(resp.Data, &rep); err != nil {
+			return fence.Outcome{Kind: fence.PeerUnreachable, Stderr: err.Error()}
+		}
+		return fence.Outcome{Kind: fence.PeerReplied, Code: rep.ExitCode, Stderr: rep.Stderr}
+	})
+	fmt.Fprintf(c.App.ErrWriter, "xhad fence-peer %s: exit %d: %s\n", env.Resource, code, why)
+	return cli.Exit("", code)
+}
+
+func nodeNameOrEmpty(p *dsl.Plan) string {
+	n, _ := dsl.NodeName(p, os.Getenv("XHAD_NODE"))
+	return n
+}
+
+// unfence lifts fences through the daemon, or directly in nftables when the
+// daemon is not running (DRBD's unfence-peer handler may run then).
+func unfence(c *cli.Context) error {
+	peer, self := c.Bool("peer"), c.Bool("self")
+	err := ctlCommand(c, control.Request{Cmd: "unfence", Args: map[string]string{"peer": fmt.Sprint(peer), "self": fmt.Sprint(self)}})
+	var ec cli.ExitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != 3 {
+		return err
+	}
+	p, loadErr := dsl.Load(c.String("config"))
+	if loadErr != nil {
+		return cli.Exit(fmt.Sprintf("xhad is not running and the configuration cannot be read: %v", loadErr), 1)
+	}
+	if !peer && !self {
+		peer, self = true, true
+	}
+	if err := fence.NewNFT(daemon.FenceConfig(p, nodeNameOrEmpty(p))).Unfence(c.Context, peer, self); err != nil {
+		return cli.Exit("unfence: "+err.Error(), 1)
+	}
+	fmt.Fprintln(c.App.Writer, "unfence: done (xhad not running: nftables changed directly)")
 	return nil
 }
 

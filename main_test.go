@@ -97,12 +97,11 @@ func TestStatusWithoutDaemon(t *testing.T) {
 	}
 }
 
-// TestUnbuiltCommandsSaySo: commands of later versions never pretend.
-func TestUnbuiltCommandsSaySo(t *testing.T) {
-	for _, cmd := range []string{"fence-peer", "unfence"} {
-		out, err := testbed.Run(context.Background(), t, nil, cmd)
-		if exitCode(err) != 2 || !strings.Contains(out, "not built yet") {
-			t.Errorf("%s: %v\n%s", cmd, err, out)
-		}
+// TestFencePeerOutsideDRBD: run by hand, the handler refuses with a code
+// DRBD reads as "not fenced", never 0 or 1.
+func TestFencePeerOutsideDRBD(t *testing.T) {
+	out, err := testbed.Run(context.Background(), t, []string{"DRBD_RESOURCE="}, "fence-peer")
+	if exitCode(err) != 100 || !strings.Contains(out, "DRBD_RESOURCE") {
+		t.Fatalf("fence-peer without DRBD's environment: %v\n%s", err, out)
 	}
 }

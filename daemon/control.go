@@ -11,6 +11,7 @@ import (
 	"xhad/daemon/control"
 	"xhad/daemon/core"
 	"xhad/dsl"
+	"xhad/fence"
 )
 
 // reqExpired: nobody waits for the reply of a peer request any more.
@@ -82,6 +83,19 @@ func (d *Daemon) request(r ctlRequest) []core.Action {
 			}
 		}()
 		return nil
+	case "unfence":
+		peer, self := r.req.Args["peer"] == "true", r.req.Args["self"] == "true"
+		if !peer && !self {
+			peer, self = true, true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := d.fence.Unfence(ctx, peer, self)
+		cancel()
+		if err != nil {
+			resp = control.Failure(fmt.Errorf("unfence: %w", err))
+		} else {
+			d.log.Warn("unfenced by an operator", "peer", peer, "self", self, "why", "xhad unfence")
+		}
 	case "reload":
 		if err := d.reload(); err != nil {
 			d.log.Error("reload refused: the old configuration stays in force", "why", err.Error())
@@ -191,10 +205,12 @@ type ResourceReport struct {
 
 // FencingReport says which fences are configured and what the core knows.
 type FencingReport struct {
-	PeerFenceConfigured bool   `json:"peer-fence-configured"`
-	SelfFenceConfigured bool   `json:"self-fence-configured"`
-	PeerFenced          bool   `json:"peer-fenced"`
-	LastError           string `json:"last-error,omitempty"`
+	PeerFenceConfigured bool          `json:"peer-fence-configured"`
+	SelfFenceConfigured bool          `json:"self-fence-configured"`
+	PeerFenced          bool          `json:"peer-fenced"` // the core's view: fenced during this peer-silent episode
+	LastError           string        `json:"last-error,omitempty"`
+	Installed           []fence.Fence `json:"installed,omitempty"` // read back from nftables: kind, since, why
+	ReadError           string        `json:"read-error,omitempty"`
 }
 
 func (d *Daemon) report(pending []core.Action) StatusReport {
@@ -208,6 +224,13 @@ func (d *Daemon) report(pending []core.Action) StatusReport {
 			PeerFenced: st.Peer.Fenced, LastError: st.Peer.FenceError,
 		},
 	}
+	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if fs, err := d.fence.Fences(fctx); err != nil {
+		r.Fencing.ReadError = err.Error()
+	} else {
+		r.Fencing.Installed = fs
+	}
+	cancel()
 	coreLinks := map[string]core.LinkStatus{}
 	for _, l := range st.Links {
 		coreLinks[l.Name] = l

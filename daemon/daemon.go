@@ -32,7 +32,7 @@ type Options struct {
 	ForceMain  bool   // --force-main: a lone node may take over
 	Logger     *slog.Logger
 	Runner     runner.Runner // nil: real programs
-	Fencer     Fencer        // nil: the default for the plan
+	Fencer     Fencer        // nil: nftables as the plan configures it
 }
 
 // stateFile is the name of the persisted state inside the state dir.
@@ -82,6 +82,7 @@ type Daemon struct {
 	lastExtend time.Time
 
 	metrics    *metrics
+	hw         hwWatchdog
 	refreshing atomic.Bool
 
 	reqID     uint64
@@ -119,9 +120,8 @@ func Run(ctx context.Context, opts Options) error {
 		d.run = runner.Exec{}
 	}
 	d.metrics = newMetrics(d)
-	if d.fence == nil {
-		d.fence = defaultFencer(plan, d.log)
-	}
+	d.hw.d = d
+	d.fence = newPlanFencer(plan, self, opts.Fencer, d.log)
 	return d.main(ctx, opts.ForceMain)
 }
 
@@ -274,6 +274,7 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 			d.log.Info("ready", "status", d.statusLine())
 		}
 		d.pet()
+		d.hw.tick()
 		d.stopping()
 		if line := d.statusLine(); line != d.lastStatus {
 			d.lastStatus = line
@@ -283,6 +284,7 @@ func (d *Daemon) main(ctx context.Context, forceMain bool) error {
 	if !d.stopSent {
 		_ = d.notify.Stopping()
 	}
+	d.hw.close("orderly exit")
 	d.log.Info("stopped", "why", "orderly shutdown complete")
 	return d.exitErr
 }
@@ -485,9 +487,7 @@ func (d *Daemon) do(ctx context.Context, acts []core.Action) bool {
 				d.events <- ev
 			}()
 		case core.SelfFence:
-			if err := d.fence.SelfFence(ctx, a.Groups, a.Why); err != nil {
-				d.log.Error("self fence failed", "group", strings.Join(a.Groups, ","), "why", err.Error())
-			}
+			d.selfFence(ctx, a.Groups, a.Why)
 		case core.ProbeGroups:
 			d.probeAll(ctx)
 		case core.ProbePeer:
@@ -693,14 +693,18 @@ func (d *Daemon) refresh(ctx context.Context) {
 	if d.refreshing.Load() {
 		return
 	}
-	var todo []refresher
+	type job struct {
+		group, name string
+		rf          refresher
+	}
+	var todo []job
 	for _, g := range d.plan.Groups {
 		if d.m.Role(g.Name) != core.Active {
 			continue
 		}
-		for _, r := range d.res[g.Name] {
+		for name, r := range d.res[g.Name] {
 			if rf, ok := r.(refresher); ok {
-				todo = append(todo, rf)
+				todo = append(todo, job{g.Name, name, rf})
 			}
 		}
 	}
@@ -710,9 +714,15 @@ func (d *Daemon) refresh(ctx context.Context) {
 	d.refreshing.Store(true)
 	go func() {
 		defer d.refreshing.Store(false)
-		for _, rf := range todo {
-			if err := rf.Refresh(ctx); err != nil {
-				d.log.Warn("refresh failed", "res", rf.(resources.Resource).Name(), "why", err.Error())
+		for _, j := range todo {
+			err := j.rf.Refresh(ctx)
+			switch {
+			case errors.Is(err, resources.ErrAddressGone):
+				// It lapsed (the loop was late): the monitor's decision,
+				// restart locally or fail over, applies.
+				d.events <- core.ResourceFailed{Group: j.group, Resource: j.name, Why: err.Error()}
+			case err != nil:
+				d.log.Warn("refresh failed", "group", j.group, "res", j.name, "why", err.Error())
 			}
 		}
 	}()

@@ -566,3 +566,76 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFencePeerHandler runs `xhad fence-peer` as DRBD would on node b and
+// checks every answer path: the peer is Primary (6), reachable over the
+// serial cable alone (6), Secondary and outdated (4), silent (100: not
+// fenced, since the peer may be alive), and the local daemon down (100).
+func TestFencePeerHandler(t *testing.T) {
+	p := newPairOpts(t, testbed.PairOptions{Serial: true, Fencing: `fence-peer-timeout = "1s"`}, "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	p.B.WaitPeer(true, wait)
+
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 6 {
+		t.Fatalf("peer Primary: exit %d, want 6\n%s", code, errOut)
+	}
+	p.CutUDP()
+	testbed.WaitFor(t, wait, "udp down at b", func() (bool, string) { up, seen := linkUp(p.B, "udp"); return !up, seen })
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 6 {
+		t.Fatalf("peer Primary over serial only: exit %d, want 6\n%s", code, errOut)
+	}
+	p.HealUDP()
+
+	p.A.Signal(syscall.SIGHUP) // the group moves to b: a is Secondary
+	p.B.WaitRole("main", "ACTIVE", wait)
+	p.Sim("disconnect", "r0")
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 4 {
+		t.Fatalf("peer Secondary and disconnected: exit %d, want 4 (outdated)\n%s", code, errOut)
+	}
+	if out, _ := p.Tool("a", "drbdadm", "dstate", "r0"); !strings.HasPrefix(out, "Outdated") {
+		t.Fatalf("a's disk after fence-peer: %q, want Outdated", out)
+	}
+
+	p.Cable.Cut()
+	p.CutUDP()
+	p.B.WaitPeer(false, wait)
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 100 {
+		t.Fatalf("peer silent: exit %d, want 100 (not fenced)\n%s", code, errOut)
+	}
+	p.B.Kill()
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 100 || !strings.Contains(errOut, "not running") {
+		t.Fatalf("local daemon down: exit %d, want 100\n%s", code, errOut)
+	}
+}
+
+// TestHardwareWatchdogArmedWhileActive uses a regular file as a fake
+// watchdog device: the active node writes pets to it, the standby node
+// never opens it, and a handover disarms it with the magic close 'V'.
+func TestHardwareWatchdogArmedWhileActive(t *testing.T) {
+	dir := t.TempDir()
+	dev := filepath.Join(dir, "watchdog")
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newPairOpts(t, testbed.PairOptions{Fencing: fmt.Sprintf("watchdog-device = %q\nwatchdog-timeout = \"1s\"", dev), Deadtime: "2s", Initdead: "4s"}, "web")
+	p.A.Start()
+	p.B.Start()
+	p.A.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "pets written by a", func() (bool, string) {
+		b, _ := os.ReadFile(dev)
+		return strings.Count(string(b), ".") >= 3, fmt.Sprintf("%q", b)
+	})
+	if !p.A.Log.Contains("hardware watchdog armed") || p.B.Log.Contains("hardware watchdog armed") {
+		t.Fatalf("armed on the wrong node:\na: %s\nb: %s", p.A.Log.Tail(5), p.B.Log.Tail(5))
+	}
+	p.A.Signal(syscall.SIGHUP)
+	p.B.WaitRole("main", "ACTIVE", wait)
+	testbed.WaitFor(t, wait, "a's magic close", func() (bool, string) {
+		return p.A.Log.Contains("hardware watchdog disarmed"), p.A.Log.Tail(3)
+	})
+	if b, _ := os.ReadFile(dev); !strings.Contains(string(b), "V") {
+		t.Fatalf("no magic close in the device: %q", b)
+	}
+}

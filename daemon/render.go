@@ -87,6 +87,12 @@ func RenderStatus(w io.Writer, r StatusReport, now time.Time) error {
 	if r.Fencing.LastError != "" {
 		fence += "; last error: " + r.Fencing.LastError
 	}
+	for _, f := range r.Fencing.Installed {
+		fence += fmt.Sprintf("; %s fence in place since %s (%s)", f.Kind, f.Since.Format(time.RFC3339), f.Why)
+	}
+	if r.Fencing.ReadError != "" {
+		fence += "; cannot read nftables: " + r.Fencing.ReadError
+	}
 	fmt.Fprintf(tw, "fencing\t%s\n", fence)
 	if d := r.LastDecision; d != nil {
 		grp := ""

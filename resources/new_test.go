@@ -22,6 +22,8 @@ func TestNewBuildsEachKind(t *testing.T) {
 		{xenSpec(0, 0), dsl.KindXen, true, "*resources.Xen"},
 		{lsbSpec, dsl.KindExec, true, "*resources.LSB"},
 		{ocfSpec, dsl.KindExec, true, "*resources.OCF"},
+		{dsl.Resource{Name: "vip", Kind: dsl.KindIP, IP: &dsl.IPSpec{Address: "192.0.2.1/24", Interface: "eth0"}}, dsl.KindIP, true, "*resources.IP"},
+		{dsl.Resource{Name: "u", Kind: dsl.KindSystemd, Systemd: &dsl.SystemdSpec{Unit: "nfs.service"}}, dsl.KindSystemd, true, "*resources.Systemd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec.Name, func(t *testing.T) {
@@ -43,8 +45,6 @@ func TestNewRejects(t *testing.T) {
 		errHas   string
 		notBuilt bool
 	}{
-		{"ip", dsl.Resource{Name: "vip", Kind: dsl.KindIP, IP: &dsl.IPSpec{Address: "192.0.2.1/24"}}, "kind ip is not built yet", true},
-		{"systemd", dsl.Resource{Name: "u", Kind: dsl.KindSystemd, Systemd: &dsl.SystemdSpec{Unit: "nfs.service"}}, "kind systemd is not built yet", true},
 		{"database", dsl.Resource{Name: "db", Kind: dsl.KindDatabase, Database: &dsl.DatabaseSpec{}}, "kind database is not built yet", true},
 		{"unknown kind", dsl.Resource{Name: "x", Kind: "zfs"}, `unknown kind "zfs"`, false},
 		{"no name", dsl.Resource{Kind: dsl.KindLVM, LVM: &dsl.LVMSpec{VolumeGroup: "vg0"}}, "empty name", false},

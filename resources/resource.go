@@ -129,7 +129,11 @@ func New(spec dsl.Resource, tools dsl.Tools, r runner.Runner) (Resource, error) 
 		return &Xen{base: b, xl: orDefault(tools.XL, "xl"), PollInterval: DefaultPollInterval}, nil
 	case dsl.KindExec:
 		return newExec(b)
-	case dsl.KindIP, dsl.KindSystemd, dsl.KindDatabase:
+	case dsl.KindIP:
+		return newIP(b)
+	case dsl.KindSystemd:
+		return newSystemd(b)
+	case dsl.KindDatabase:
 		return nil, fmt.Errorf("new resource %s: kind %s is %w", spec.Name, spec.Kind, ErrNotBuilt)
 	}
 	return nil, fmt.Errorf("new resource %s: unknown kind %q", spec.Name, spec.Kind)

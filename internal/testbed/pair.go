@@ -25,6 +25,7 @@ type PairOptions struct {
 	Extra                         string // more TOML tables (e.g. [failover])
 	Top                           string // top-level keys
 	MetricsPorts                  [2]int // metrics-address ports of a and b on 127.0.0.1 (0: off)
+	Fencing                       string // more keys of the [fencing] table
 	SimInit                       []string
 	// Public gives the nodes public addresses 127.0.0.11 and 127.0.0.12,
 	// answered by the simulated ping while the simulated host is up.
@@ -88,6 +89,7 @@ monitor-interval = "200ms"
 [fencing]
 peer-fence = false
 self-fence = false
+{{.Fencing}}
 
 {{.Extra}}
 
@@ -142,7 +144,7 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 			"Dir": dir, "NodeDir": n.Dir, "AddrA": addrA, "AddrB": addrB,
 			"Serial": o.Serial, "Public": o.Public, "SerialA": serialA, "SerialB": serialB,
 			"Keepalive": o.Keepalive, "Deadtime": o.Deadtime, "Warntime": (dead / 2).String(), "Initdead": o.Initdead,
-			"Extra": o.Extra, "Top": o.Top, "Metrics": o.MetricsPorts[i], "Groups": o.Groups,
+			"Extra": o.Extra, "Top": o.Top, "Metrics": o.MetricsPorts[i], "Fencing": o.Fencing, "Groups": o.Groups,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -222,6 +224,25 @@ func (p *Pair) Tool(node, tool string, args ...string) (string, error) {
 	cmd.Env = p.env(node)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// FencePeer runs `xhad fence-peer` as DRBD would on node (DRBD 9 variables
+// for resource res) and returns its exit code and standard error.
+func (p *Pair) FencePeer(node *Node, res string) (int, string) {
+	xhad, _ := Binary(p.t)
+	cmd := exec.Command(xhad, "fence-peer", "--config", node.Config)
+	cmd.Env = append(p.env(node.Name), "DRBD_RESOURCE="+res, "DRBD_PEER_NODE_ID=1", "DRBD_NODE_ID_0=a", "DRBD_NODE_ID_1=b",
+		"DRBD_MY_NODE_ID=0", "DRBD_MINOR=0", "DRBD_PEER_ADDRESS=127.0.0.1", "DRBD_PEER_AF=ipv4", "XHAD_NODE="+node.Name)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return code, stderr.String()
 }
 
 // Node returns a or b.
