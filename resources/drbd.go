@@ -207,6 +207,9 @@ func (d *DRBD) Probe(ctx context.Context) (Status, error) {
 }
 
 func (d *DRBD) status(ctx context.Context) (DRBDStatus, error) {
+	if st, ok, err := d.procStatus(ctx); ok {
+		return st, err
+	}
 	res, err := d.exec(ctx, d.drbdadm, "status", d.res())
 	if err != nil {
 		return DRBDStatus{}, explainDRBD("drbdadm status", err)
