@@ -378,6 +378,9 @@ func (d *Daemon) buildResources() error {
 				errs = append(errs, fmt.Errorf("group %s resource %s: %w", g.Name, spec.Name, err))
 				continue
 			}
+			if db, ok := r.(*resources.Database); ok {
+				db.SetNodes(d.self, d.peer)
+			}
 			d.res[g.Name][spec.Name] = r
 		}
 	}
@@ -569,6 +572,9 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 	if a.Force {
 		d.log.Warn("starting with --force: the database replication gate is overridden", "group", g.Name, "why", "operator takeover --force")
 	}
+	if a.Force {
+		ctx = resources.WithForce(ctx)
+	}
 	go func() {
 		began := time.Now()
 		err := d.scheduler(g.Name).Start(ctx, g, d.res[g.Name])
@@ -686,6 +692,12 @@ type refresher interface {
 	Refresh(ctx context.Context) error
 }
 
+// observer learns from the peer's side what a later takeover is measured
+// against (the database writer's last position).
+type observer interface {
+	Observe(ctx context.Context) error
+}
+
 // refresh renews the refreshable resources of every ACTIVE group from the
 // decision loop's own ticks: a daemon that is killed or hangs stops renewing,
 // and the kernel drops the address by itself.
@@ -698,8 +710,14 @@ func (d *Daemon) refresh(ctx context.Context) {
 		rf          refresher
 	}
 	var todo []job
+	var observe []observer
 	for _, g := range d.plan.Groups {
 		if d.m.Role(g.Name) != core.Active {
+			for _, r := range d.res[g.Name] {
+				if o, ok := r.(observer); ok && d.m.Now()%max(d.plan.Ticks.Monitor, 1) == 0 {
+					observe = append(observe, o)
+				}
+			}
 			continue
 		}
 		for name, r := range d.res[g.Name] {
@@ -707,6 +725,13 @@ func (d *Daemon) refresh(ctx context.Context) {
 				todo = append(todo, job{g.Name, name, rf})
 			}
 		}
+	}
+	if len(observe) > 0 {
+		go func() {
+			for _, o := range observe {
+				_ = o.Observe(ctx) // the peer's server may be down: nothing to learn then
+			}
+		}()
 	}
 	if len(todo) == 0 {
 		return

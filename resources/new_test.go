@@ -45,7 +45,7 @@ func TestNewRejects(t *testing.T) {
 		errHas   string
 		notBuilt bool
 	}{
-		{"database", dsl.Resource{Name: "db", Kind: dsl.KindDatabase, Database: &dsl.DatabaseSpec{}}, "kind database is not built yet", true},
+		{"database", dsl.Resource{Name: "db", Kind: dsl.KindDatabase}, "kind database without its settings", false},
 		{"unknown kind", dsl.Resource{Name: "x", Kind: "zfs"}, `unknown kind "zfs"`, false},
 		{"no name", dsl.Resource{Kind: dsl.KindLVM, LVM: &dsl.LVMSpec{VolumeGroup: "vg0"}}, "empty name", false},
 		{"drbd without spec", dsl.Resource{Name: "d", Kind: dsl.KindDRBD}, "no DRBD resource name", false},

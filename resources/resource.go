@@ -134,7 +134,7 @@ func New(spec dsl.Resource, tools dsl.Tools, r runner.Runner) (Resource, error) 
 	case dsl.KindSystemd:
 		return newSystemd(b)
 	case dsl.KindDatabase:
-		return nil, fmt.Errorf("new resource %s: kind %s is %w", spec.Name, spec.Kind, ErrNotBuilt)
+		return newDatabase(b)
 	}
 	return nil, fmt.Errorf("new resource %s: unknown kind %q", spec.Name, spec.Kind)
 }
