@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || { test -x $(HOME)/go/bin/staticcheck && echo $(HOME)/go/bin/staticcheck; } || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2)
 
-.PHONY: all build test lint fuzz bench demo deps clean
+.PHONY: all build test lint fuzz bench demo deps clean package package-check
 
 all: build
 
@@ -42,9 +42,19 @@ bench:
 demo:
 	$(GO) run . demo
 
+PKG_VERSION ?= $(or $(patsubst v%,%,$(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | tr - +)),0.1.0)
+
+## package: dist/xhad_$(PKG_VERSION)_amd64.deb and dist/xhad-$(PKG_VERSION).x86_64.rpm (nfpm v2.45.2, pinned in packaging/tools)
+package:
+	packaging/build.sh $(PKG_VERSION) dist
+
+## package-check: lintian, rpmlint (as nobody), systemd-analyze verify, payload lists, install/upgrade/remove/purge of the .deb (root)
+package-check: package
+	packaging/check.sh dist
+
 ## deps: install the Debian packages and tools the tests need (root)
 deps:
 	bash .ci/install-deps
 
 clean:
-	rm -f xhad
+	rm -rf xhad dist

@@ -24,6 +24,7 @@ import (
 	"xhad/internal/demo"
 	"xhad/internal/runner"
 	"xhad/internal/sim"
+	"xhad/man"
 	"xhad/resources"
 )
 
@@ -69,7 +70,7 @@ func newApp() *cli.App {
 		Version:              version,
 		HideVersion:          true,
 		EnableBashCompletion: true,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:  "run",
 				Usage: "run the daemon (under systemd: Type=notify)",
@@ -180,7 +181,7 @@ func newApp() *cli.App {
 					return nil
 				},
 			},
-		},
+		}, man.Commands(newApp)...),
 	}
 }
 

@@ -86,17 +86,17 @@ type Server struct {
 }
 
 // Listen creates the control socket at path, mode 0600, creating its parent
-// directory (0755) if missing. It fails if another daemon answers on path, and
+// directory (0700, root only, as the tmpfiles entry makes it) if missing. It fails if another daemon answers on path, and
 // removes a socket file that nothing answers on. Listen also holds a lock on
 // path+".lock" until Close, so two daemons starting at once cannot both get
 // past the check.
 func Listen(path string) (*Server, error) {
 	dir := filepath.Dir(path)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create control socket directory: %w", err)
 		}
-		if err := os.Chmod(dir, 0o755); err != nil {
+		if err := os.Chmod(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create control socket directory: %w", err)
 		}
 	}

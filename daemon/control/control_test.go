@@ -181,7 +181,7 @@ func TestListenCreatesDirectoryAndSocket(t *testing.T) {
 		path string
 		mode fs.FileMode
 	}{
-		{dir, fs.ModeDir | 0o755},
+		{dir, fs.ModeDir | 0o700},
 		{path, fs.ModeSocket | 0o600},
 	} {
 		info, err := os.Stat(check.path)
