@@ -151,7 +151,7 @@ func TestHostDeathTakeover(t *testing.T) {
 	start := time.Now()
 	crashHost(p, p.A) // kill -9 of the daemon and its host: domains gone, DRBD down
 	p.B.WaitRole("main", "ACTIVE", wait)
-	t.Logf("takeover after kill -9 of the active: %s (deadtime 400ms)", time.Since(start).Round(time.Millisecond))
+	t.Logf("takeover after kill -9 of the active: %s (deadtime 1s)", time.Since(start).Round(time.Millisecond))
 	expectOn(t, p, "web", "b", "web runs on %q, want b")
 	if !p.B.Log.Contains("peer a is gone") {
 		t.Errorf("b did not log the reason of the takeover:\n%s", p.B.Log.Tail(30))
@@ -243,7 +243,7 @@ func TestOneLinkCutIsNoFailover(t *testing.T) {
 					return !up, seen
 				})
 			}
-			// 3 x deadtime worth of heartbeats on the remaining link.
+			// 2.4 x deadtime worth of heartbeats on the remaining link.
 			heartbeatsOn(t, p.B, other, 24)
 			if role, seen := p.B.Role("main"); role != "STANDBY" {
 				t.Fatalf("b took over with only %s cut: %s", which, seen)
@@ -343,7 +343,7 @@ func TestReloadRefusesInvalidConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := strings.Replace(string(good), `deadtime = "400ms"`, `deadtime = "40ms"`, 1)
+	bad := strings.Replace(string(good), `deadtime = "1s"`, `deadtime = "40ms"`, 1)
 	if err := os.WriteFile(p.A.Config, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestOrderlyStopKeepsHeartbeatsAndExtendsTimeout(t *testing.T) {
 	p.A.Signal(syscall.SIGTERM)
 	p.A.WaitRole("main", "STOPPING", wait)
 	stopAt := time.Now()
-	heartbeatsOn(t, p.B, "udp", 20) // 1 s of heartbeats, 2.5 deadtimes, while a stops
+	heartbeatsOn(t, p.B, "udp", 8) // 0.8 s of heartbeats while a stops
 	if role, seen := p.B.Role("main"); role != "STANDBY" {
 		t.Fatalf("b took over while a was still stopping: %s", seen)
 	}

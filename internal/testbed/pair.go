@@ -19,7 +19,7 @@ import (
 
 // PairOptions describe a two-node cluster on loopback.
 type PairOptions struct {
-	Keepalive, Deadtime, Initdead string // Go durations; defaults 50ms, 400ms, 2s
+	Keepalive, Deadtime, Initdead string // Go durations; defaults 100ms, 1s, 3s
 	Serial                        bool   // add the PTY cable as a serial link
 	Groups                        string // TOML of the [[group]] tables
 	Extra                         string // more TOML tables (e.g. [failover])
@@ -103,14 +103,16 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 	Binary(t)
 	dir := t.TempDir()
 	p := &Pair{Dir: dir, SimDir: filepath.Join(dir, "sim"), t: t}
+	// Generous enough that a loaded 2-core CI machine running several test
+	// packages at once does not miss heartbeats for a whole deadtime.
 	if o.Keepalive == "" {
-		o.Keepalive = "50ms"
+		o.Keepalive = "100ms"
 	}
 	if o.Deadtime == "" {
-		o.Deadtime = "400ms"
+		o.Deadtime = "1s"
 	}
 	if o.Initdead == "" {
-		o.Initdead = "2s"
+		o.Initdead = "3s"
 	}
 	if err := os.WriteFile(filepath.Join(dir, "authkey"), []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
