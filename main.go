@@ -19,6 +19,7 @@ import (
 	"xhad/daemon"
 	"xhad/daemon/control"
 	"xhad/daemon/logs"
+	"xhad/dbrepl"
 	"xhad/dsl"
 	"xhad/fence"
 	"xhad/internal/demo"
@@ -139,6 +140,30 @@ func newApp() *cli.App {
 				Flags: []cli.Flag{configFlag(), socketFlag(), &cli.BoolFlag{Name: "json"},
 					&cli.BoolFlag{Name: "peer", Usage: "lift the peer fence"}, &cli.BoolFlag{Name: "self", Usage: "lift the self fence"}},
 				Action: unfence,
+			},
+			{
+				Name:  "db-rejoin",
+				Usage: "turn an old PostgreSQL primary (stopped) into a standby of the new one: pg_rewind, primary_conninfo, standby.signal; it never comes back as a second primary",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "data-dir", Required: true, Usage: "the old primary's data `DIR`"},
+					&cli.StringFlag{Name: "source", Required: true, Usage: "libpq `CONNINFO` of the new primary for pg_rewind"},
+					&cli.StringFlag{Name: "primary-conninfo", Required: true, Usage: "primary_conninfo to write (replication to the new primary)"},
+					&cli.StringFlag{Name: "bin-dir", Value: "/usr/lib/postgresql/15/bin", Usage: "PostgreSQL binaries"},
+					&cli.StringFlag{Name: "run-as", Value: "postgres", Usage: "owner of the data directory"},
+				},
+				Action: func(c *cli.Context) error {
+					rep, err := dbrepl.Rejoin(c.Context, runner.Exec{}, dbrepl.RejoinOptions{
+						DataDir: c.String("data-dir"), BinDir: c.String("bin-dir"), RunAs: c.String("run-as"),
+						SourceServer: c.String("source"), PrimaryConninfo: c.String("primary-conninfo"),
+					})
+					for _, step := range rep.Steps {
+						fmt.Fprintln(c.App.Writer, step)
+					}
+					if err != nil {
+						return cli.Exit("db-rejoin: "+err.Error(), 1)
+					}
+					return nil
+				},
 			},
 			{
 				Name:  "demo",
