@@ -101,7 +101,26 @@ self-fence = false
 func NewPair(t testing.TB, o PairOptions) *Pair {
 	t.Helper()
 	Binary(t)
-	dir := t.TempDir()
+	// Not t.TempDir: a simulated tool started by a daemon just killed can
+	// still be finishing in the simulator's directory; removal waits for it.
+	dir, err := os.MkdirTemp("", "xhad-pair-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("remove %s: %v", dir, err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // retry interval of the removal
+		}
+	})
 	p := &Pair{Dir: dir, SimDir: filepath.Join(dir, "sim"), t: t}
 	// Generous enough that a loaded 2-core CI machine running several test
 	// packages at once does not miss heartbeats for a whole deadtime.
