@@ -579,6 +579,7 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 		began := time.Now()
 		err := d.scheduler(g.Name).Start(ctx, g, d.res[g.Name])
 		d.metrics.opSeconds.WithLabelValues(g.Name, "start", result(err)).Observe(time.Since(began).Seconds())
+		d.logGates(g)
 		ev := core.GroupDone{Group: g.Name, Op: core.OpStart, RolledBack: true}
 		if err != nil {
 			ev.Err = err.Error()
@@ -590,6 +591,30 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 		}
 		d.events <- ev
 	}()
+}
+
+// logGates logs the replication gate's verdict of every database resource
+// of the group after a start: allowed, refused, or forced past.
+func (d *Daemon) logGates(g dsl.Group) {
+	for name, r := range d.res[g.Name] {
+		db, ok := r.(*resources.Database)
+		if !ok {
+			continue
+		}
+		gate := db.LastGate()
+		if gate == nil {
+			continue
+		}
+		args := []any{"group", g.Name, "res", name, "lag-bytes", gate.LagBytes, "lag-seconds", gate.LagSeconds, "lag-transactions", gate.LagTrx}
+		switch {
+		case gate.Forced:
+			d.log.Warn("database promoted past the replication gate by --force", append(args, "why", strings.Join(gate.Reasons, "; "))...)
+		case gate.Promotable:
+			d.log.Info("replication gate allowed the promotion", append(args, "why", "replica caught up within the limits")...)
+		default:
+			d.log.Warn("replication gate refused the promotion", append(args, "why", strings.Join(gate.Reasons, "; "))...)
+		}
+	}
 }
 
 func (d *Daemon) stopGroup(ctx context.Context, group string) {
@@ -672,6 +697,11 @@ func (d *Daemon) monitor(ctx context.Context) {
 		d.monitoring[g.Name] = true
 		go func(g dsl.Group) {
 			st := d.scheduler(g.Name).Probe(ctx, g, d.res[g.Name])
+			d.mu.Lock()
+			for name, s := range st {
+				d.setResLocked(name, s.State.String(), s.Detail)
+			}
+			d.mu.Unlock()
 			for _, spec := range g.Resources {
 				if !spec.Exclusive() || !spec.Monitor {
 					continue

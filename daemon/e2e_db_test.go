@@ -83,6 +83,9 @@ name = "db"
 				if ro := pair.Query(t, 1, "SELECT @@read_only"); ro != "0" {
 					t.Fatalf("b's server not writable after the takeover: read_only=%s", ro)
 				}
+				if !p.B.Log.Contains("replication gate allowed the promotion") {
+					t.Errorf("the allowed promotion is not logged with its verdict:\n%s", p.B.Log.Tail(20))
+				}
 				return
 			}
 			testbed.WaitFor(t, wait, "b to refuse the promotion with the gate's reason", func() (bool, string) {
@@ -91,7 +94,7 @@ name = "db"
 					return false, err.Error()
 				}
 				g := st.Groups[0]
-				return g.Role == "STANDBY" && g.Ineligible && strings.Contains(p.B.Log.String(), "replication gate"), fmt.Sprintf("%s %q", g.Role, g.Waiting)
+				return g.Role == "STANDBY" && g.Ineligible && strings.Contains(p.B.Log.String(), "replication gate refused the promotion"), fmt.Sprintf("%s %q", g.Role, g.Waiting)
 			})
 			if ro := pair.Query(t, 1, "SELECT @@read_only"); ro != "1" {
 				t.Fatalf("the refused server was opened: read_only=%s", ro)

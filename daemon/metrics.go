@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"xhad/daemon/control"
+	"xhad/resources"
 )
 
 // metrics exports the daemon's state in the Prometheus text format. Gauges
@@ -38,6 +39,9 @@ var (
 	descTx        = prometheus.NewDesc("xhad_link_sent_total", "Messages sent per link.", []string{"link"}, nil)
 	descDropped   = prometheus.NewDesc("xhad_link_dropped_total", "Dropped frames per link and reason.", []string{"link", "reason"}, nil)
 	descResState  = prometheus.NewDesc("xhad_resource_state", "1 for the last seen state of a resource.", []string{"group", "resource", "state"}, nil)
+	descGate      = prometheus.NewDesc("xhad_db_gate_promotable", "1 when the last promotion passed the replication gate (0 refused or forced past it).", []string{"group", "resource"}, nil)
+	descGateForce = prometheus.NewDesc("xhad_db_gate_forced", "1 when the last promotion was forced past the gate.", []string{"group", "resource"}, nil)
+	descLag       = prometheus.NewDesc("xhad_db_replication_lag", "Lag measured by the last gate check (-1 unknown).", []string{"group", "resource", "unit"}, nil)
 	descFenced    = prometheus.NewDesc("xhad_peer_fenced", "1 while the peer fence is in place.", nil, nil)
 	resourceState = []string{"running", "stopped", "failed", "unknown"}
 	roles         = []string{"STANDBY", "STARTING", "ACTIVE", "STOPPING", "FAILED"}
@@ -61,7 +65,7 @@ func newMetrics(d *Daemon) *metrics {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descEpoch, descPeer, descMaint, descFlap, descLinkUp, descLinkAge, descRx, descTx, descDropped, descResState, descFenced} {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descEpoch, descPeer, descMaint, descFlap, descLinkUp, descLinkAge, descRx, descTx, descDropped, descResState, descFenced, descGate, descGateForce, descLag} {
 		ch <- d
 	}
 }
@@ -106,6 +110,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descTx, float64(l.Tx), l.Name)
 		for reason, n := range l.Dropped {
 			counter(descDropped, float64(n), l.Name, reason)
+		}
+	}
+	for group, rs := range m.d.res {
+		for name, r := range rs {
+			db, ok := r.(*resources.Database)
+			if !ok {
+				continue
+			}
+			if g := db.LastGate(); g != nil {
+				gauge(descGate, b(g.Promotable), group, name)
+				gauge(descGateForce, b(g.Forced), group, name)
+				gauge(descLag, float64(g.LagBytes), group, name, "bytes")
+				gauge(descLag, float64(g.LagSeconds), group, name, "seconds")
+				gauge(descLag, float64(g.LagTrx), group, name, "transactions")
+			}
 		}
 	}
 	for _, g := range st.Groups {

@@ -32,6 +32,28 @@ type Database struct {
 	mu    sync.Mutex
 	known dbrepl.Known
 	last  string // the last gate verdict, for status
+	gate  *Gate
+}
+
+// Gate is the outcome of the last promotion attempt, for logs and metrics.
+type Gate struct {
+	Promotable bool     // the gate allowed it (false also when forced past it)
+	Forced     bool     // an operator's --force overrode a refusal
+	Reasons    []string // the vetoes
+	LagBytes   int64    // -1 unknown
+	LagSeconds int64    // -1 unknown
+	LagTrx     int64    // -1 unknown
+}
+
+// LastGate returns the last promotion's gate outcome, or nil before any.
+func (d *Database) LastGate() *Gate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gate == nil {
+		return nil
+	}
+	g := *d.gate
+	return &g
 }
 
 type forceKey struct{}
@@ -113,6 +135,8 @@ func (d *Database) record(rep dbrepl.Report) {
 		verdict = "refused: " + strings.Join(rep.Decision.Reasons, "; ")
 	}
 	d.mu.Lock()
+	d.gate = &Gate{Promotable: rep.Decision.Promotable, Forced: rep.Forced, Reasons: rep.Decision.Reasons,
+		LagBytes: rep.Decision.LagBytes, LagSeconds: rep.Decision.LagSeconds, LagTrx: rep.Decision.LagTrx}
 	d.last = fmt.Sprintf("gate %s (lag bytes %d, seconds %d, transactions %d)", verdict, rep.Decision.LagBytes, rep.Decision.LagSeconds, rep.Decision.LagTrx)
 	d.mu.Unlock()
 }
