@@ -279,8 +279,10 @@ func fencePeer(c *cli.Context) error {
 			return fence.DaemonDownOutcome(ctx, fence.NewNFT(daemon.FenceConfig(p, nodeNameOrEmpty(p))))
 		case err != nil:
 			return fence.Outcome{Kind: fence.PeerUnreachable, Stderr: err.Error()}
-		case !resp.OK:
+		case !resp.OK && strings.Contains(resp.Error, "no reply from the peer on any link"):
 			return fence.Outcome{Kind: fence.PeerUnreachable, Stderr: resp.Error}
+		case !resp.OK:
+			return fence.Outcome{Kind: fence.TimedOut, Stderr: resp.Error}
 		}
 		var rep daemon.PeerReply
 		if err := json.Unmarshal(resp.Data, &rep); err != nil {

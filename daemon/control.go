@@ -71,6 +71,12 @@ func (d *Daemon) request(r ctlRequest) []core.Action {
 		if err != nil || timeout <= 0 {
 			timeout = d.plan.Fencing.FencePeerTimeout
 		}
+		if st := d.m.Status(); !st.Peer.Alive {
+			// Silent on every link for deadtime (or gone): DRBD may treat it
+			// as dead, which a takeover needs to promote.
+			resp = control.Failure(fmt.Errorf("%w: peer %s silent on every link for deadtime", errPeerUnreachable, d.peer))
+			break
+		}
 		d.log.Info("DRBD fence-peer handler: asking the peer to outdate its disk", "res", res, "why", "DRBD lost its peer or promotes while disconnected")
 		id, ch := d.askPeer("outdate", res)
 		go func() {
@@ -79,7 +85,7 @@ func (d *Daemon) request(r ctlRequest) []core.Action {
 				r.reply <- control.Success(rep)
 			case <-time.After(timeout):
 				d.events <- reqExpired{id: id}
-				r.reply <- control.Failure(fmt.Errorf("%w within %s", errPeerUnreachable, timeout))
+				r.reply <- control.Failure(fmt.Errorf("peer %s is alive but did not answer within %s: not fenced", d.peer, timeout))
 			}
 		}()
 		return nil

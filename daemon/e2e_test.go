@@ -569,8 +569,9 @@ func TestMetrics(t *testing.T) {
 
 // TestFencePeerHandler runs `xhad fence-peer` as DRBD would on node b and
 // checks every answer path: the peer is Primary (6), reachable over the
-// serial cable alone (6), Secondary and outdated (4), silent (100: not
-// fenced, since the peer may be alive), and the local daemon down (100).
+// serial cable alone (6), Secondary and outdated (4), silent on every link
+// for deadtime (5: unreachable, assumed dead, so that a takeover can
+// promote), and the local daemon down with no peer fence in place (100).
 func TestFencePeerHandler(t *testing.T) {
 	p := newPairOpts(t, testbed.PairOptions{Serial: true, Fencing: `fence-peer-timeout = "1s"`}, "web")
 	p.A.Start()
@@ -601,8 +602,8 @@ func TestFencePeerHandler(t *testing.T) {
 	p.Cable.Cut()
 	p.CutUDP()
 	p.B.WaitPeer(false, wait)
-	if code, errOut := p.FencePeer(p.B, "r0"); code != 100 {
-		t.Fatalf("peer silent: exit %d, want 100 (not fenced)\n%s", code, errOut)
+	if code, errOut := p.FencePeer(p.B, "r0"); code != 5 || !strings.Contains(errOut, "unreachable") {
+		t.Fatalf("peer silent: exit %d, want 5 (unreachable)\n%s", code, errOut)
 	}
 	p.B.Kill()
 	if code, errOut := p.FencePeer(p.B, "r0"); code != 100 || !strings.Contains(errOut, "not running") {

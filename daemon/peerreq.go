@@ -37,7 +37,7 @@ type pendingReq struct {
 	reply chan PeerReply
 }
 
-// errPeerUnreachable: no reply on any link within the time given.
+// errPeerUnreachable: the peer is silent on every link (dead for the core).
 var errPeerUnreachable = errors.New("no reply from the peer on any link")
 
 // askPeer sends an outdate request on every link and waits for the reply.
