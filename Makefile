@@ -34,9 +34,9 @@ fuzz:
 	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzDeframe$$' -fuzztime $(FUZZTIME)
 
-## bench: benchmarks (numbers go into README.md)
+## bench: benchmarks (numbers go into README.md; the failover benchmark against keepalived needs root and takes ~10 min)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 
 ## demo: a two-node cluster with simulated Xen and DRBD on this machine
 demo:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 
 	"strings"
 	"sync"
@@ -801,8 +802,8 @@ func (d *Daemon) probePeer(ctx context.Context) {
 // pingOnce sends one ICMP echo with the system's ping (run by argv).
 func (d *Daemon) pingOnce(ctx context.Context, addr string) (bool, string) {
 	timeout := d.plan.Failover.PingTimeout
-	secs := max(int((timeout+time.Second-1)/time.Second), 1)
-	_, err := d.run.Run(ctx, runner.Cmd{Path: "ping", Args: []string{"-n", "-c", "1", "-W", fmt.Sprint(secs), addr}, Timeout: timeout + 2*time.Second})
+	wait := strconv.FormatFloat(max(timeout, 10*time.Millisecond).Seconds(), 'f', -1, 64) // iputils accepts fractions
+	_, err := d.run.Run(ctx, runner.Cmd{Path: "ping", Args: []string{"-n", "-c", "1", "-W", wait, addr}, Timeout: timeout + 2*time.Second})
 	if err != nil {
 		return false, fmt.Sprintf("ping %s: %v", addr, err)
 	}

@@ -1,0 +1,418 @@
+package faults
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"xhad/internal/netbed"
+	"xhad/internal/testbed"
+)
+
+const wait = 20 * time.Second
+
+// newBed makes a bed whose test ends with the simulator's invariant check.
+func newBed(t *testing.T, o netbed.Options) *netbed.Bed {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("namespace fault matrix")
+	}
+	b := netbed.New(t, o)
+	t.Cleanup(func() {
+		if err := b.Check(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+// startPair starts both daemons and waits for a ACTIVE with the service
+// address answering from a, and b STANDBY.
+func startPair(t *testing.T, b *netbed.Bed) {
+	t.Helper()
+	b.A.Start()
+	b.B.Start()
+	b.A.WaitRole("main", "ACTIVE", wait)
+	b.B.WaitRole("main", "STANDBY", wait)
+	serviceOn(t, b, "a")
+}
+
+// serviceOn waits until the service address is held by node alone and
+// answers the client from it ("" = held by nobody).
+func serviceOn(t *testing.T, b *netbed.Bed, node string) {
+	t.Helper()
+	testbed.WaitFor(t, wait, fmt.Sprintf("service address on %q only", node), func() (bool, string) { return b.ServiceOn(node) })
+}
+
+// expectOn fails unless domain dom runs exactly on node.
+func expectOn(t *testing.T, b *netbed.Bed, dom, node string) {
+	t.Helper()
+	if on := b.RunningOn(dom); on != node {
+		t.Fatalf("domain %s runs on %q, want %q", dom, on, node)
+	}
+}
+
+func TestStartupInNamespaces(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	expectOn(t, b, "web", "a")
+}
+
+// status returns a one-line summary of node's view, for waits.
+func group(n *netbed.Node) (role string, alive bool, waiting string, ineligible bool, seen string) {
+	st, err := n.Status()
+	if err != nil {
+		return "", false, "", false, err.Error()
+	}
+	if len(st.Groups) == 0 {
+		return "", st.Peer.Alive, "", false, "no groups"
+	}
+	g := st.Groups[0]
+	return g.Role, st.Peer.Alive, g.Waiting, g.Ineligible,
+		fmt.Sprintf("%s: %s peer-alive=%v waiting=%q ineligible=%v last=%+v", n.Name, g.Role, st.Peer.Alive, g.Waiting, g.Ineligible, st.LastDecision)
+}
+
+func TestKill9ActiveHostThenOldActiveRestartsAsStandby(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	start := time.Now()
+	b.CrashHost(b.A) // links down, kill -9, domains and DRBD gone
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	t.Logf("service answering from b %s after the crash of a (deadtime 1s)", time.Since(start).Round(time.Millisecond))
+	expectOn(t, b, "web", "b")
+	if !b.B.Log.Contains("does not answer on its public address") {
+		t.Errorf("b did not log the public-address check:\n%s", b.B.Log.Tail(30))
+	}
+	if tables, err := b.Tables(b.B); err != nil || !contains(tables, "xhad") {
+		t.Errorf("b's namespace after the takeover has tables %v (%v); want the peer fence in table xhad", tables, err)
+	}
+	// The old active comes back: it must stay STANDBY.
+	b.BootHost(b.A)
+	b.A.Start()
+	b.A.WaitPeer(true, wait)
+	b.B.WaitPeer(true, wait)
+	b.B.WaitHeartbeats("udp", 20, wait)
+	if role, seen := b.A.Role("main"); role != "STANDBY" {
+		t.Fatalf("the restarted old active: %s, want STANDBY", seen)
+	}
+	if role, seen := b.B.Role("main"); role != "ACTIVE" {
+		t.Fatalf("b after a came back: %s, want ACTIVE", seen)
+	}
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestKill9ActiveDaemonHostAlive(t *testing.T) {
+	// kill -9 of the daemon only: the host still answers on its public
+	// address and DRBD is still Primary there. b must not take over.
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.A.Kill()
+	testbed.WaitFor(t, wait, "b to see a dead and hold back", func() (bool, string) {
+		role, alive, waiting, inel, seen := group(b.B)
+		return role == "STANDBY" && !alive && (waiting != "" || inel), seen
+	})
+	b.B.WaitRole("main", "STANDBY", wait)
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+	b.A.Start() // adopts what runs instead of starting it twice
+	b.A.WaitRole("main", "ACTIVE", wait)
+	b.B.WaitPeer(true, wait)
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+}
+
+func TestSIGSTOPPastDeadtimeThenSIGCONT(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.A.Signal(syscall.SIGSTOP)
+	testbed.WaitFor(t, wait, "b to see the stopped a dead and hold back", func() (bool, string) {
+		role, alive, waiting, inel, seen := group(b.B)
+		return role == "STANDBY" && !alive && (waiting != "" || inel), seen
+	})
+	// The stopped daemon still holds the address; its host answers.
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+	b.A.Signal(syscall.SIGCONT)
+	b.B.WaitPeer(true, wait)
+	b.A.WaitPeer(true, wait)
+	b.B.WaitHeartbeats("udp", 20, wait)
+	if role, seen := b.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a after SIGCONT: %s, want ACTIVE", seen)
+	}
+	if role, seen := b.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b after SIGCONT of a: %s, want STANDBY", seen)
+	}
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+}
+
+func TestOneLinkCutAlone(t *testing.T) {
+	for _, c := range []struct {
+		link        netbed.Link
+		name, other string
+	}{{netbed.Dedicated, "udp", "serial"}, {netbed.Serial, "serial", "udp"}} {
+		t.Run(c.link.String(), func(t *testing.T) {
+			b := newBed(t, netbed.Options{})
+			startPair(t, b)
+			b.Cut(c.link, netbed.Both)
+			for _, n := range []*netbed.Node{b.A, b.B} {
+				testbed.WaitFor(t, wait, n.Name+" to report "+c.name+" down", func() (bool, string) {
+					up, seen := n.LinkUp(c.name)
+					return !up, seen
+				})
+			}
+			b.B.WaitHeartbeats(c.other, 24, wait) // 2.4 x deadtime on the other link
+			if role, seen := b.B.Role("main"); role != "STANDBY" {
+				t.Fatalf("b took over with only %s cut: %s", c.name, seen)
+			}
+			if role, seen := b.A.Role("main"); role != "ACTIVE" {
+				t.Fatalf("a gave up with only %s cut: %s", c.name, seen)
+			}
+			testbed.WaitFor(t, wait, "DEGRADED in b's STATUS=", func() (bool, string) {
+				return b.B.Notify.Has("DEGRADED"), fmt.Sprint(len(b.B.Notify.Messages()), " notify messages")
+			})
+			serviceOn(t, b, "a")
+			b.Heal(c.link, netbed.Both)
+			testbed.WaitFor(t, wait, c.name+" up again at b", func() (bool, string) { return b.B.LinkUp(c.name) })
+			expectOn(t, b, "web", "a")
+		})
+	}
+}
+
+func TestBothLinksCutWhileBothLive(t *testing.T) {
+	// Dedicated and serial cut, DRBD's replication link with them; the
+	// public segment still carries b's partition check: no takeover.
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.Cut(netbed.Dedicated, netbed.Both)
+	b.Cut(netbed.Serial, netbed.Both)
+	b.Sim("disconnect", "r0")
+	testbed.WaitFor(t, wait, "b to see a silent and call it a partition", func() (bool, string) {
+		role, alive, waiting, _, seen := group(b.B)
+		return role == "STANDBY" && !alive && strings.Contains(waiting, "partition"), seen
+	})
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+	b.Heal(netbed.Dedicated, netbed.Both)
+	b.Heal(netbed.Serial, netbed.Both)
+	b.Sim("connect", "r0")
+	b.B.WaitPeer(true, wait)
+	b.B.WaitHeartbeats("udp", 10, wait)
+	if role, seen := b.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b after the partition healed: %s", seen)
+	}
+	serviceOn(t, b, "a")
+}
+
+func TestOneWayLoss(t *testing.T) {
+	// a's heartbeats no longer reach b on either link; b's reach a. b sees
+	// a dead but a answers on its public address: no takeover; a keeps
+	// the group.
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.Cut(netbed.Dedicated, netbed.AToB)
+	b.Cut(netbed.Serial, netbed.AToB)
+	testbed.WaitFor(t, wait, "b to see a silent and hold back", func() (bool, string) {
+		role, alive, waiting, inel, seen := group(b.B)
+		return role == "STANDBY" && !alive && (waiting != "" || inel), seen
+	})
+	b.A.WaitHeartbeats("udp", 20, wait) // a still hears b, 2 x deadtime
+	if role, seen := b.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a with one-way loss towards b: %s, want ACTIVE", seen)
+	}
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+	b.Heal(netbed.Dedicated, netbed.AToB)
+	b.Heal(netbed.Serial, netbed.Both)
+	b.B.WaitPeer(true, wait)
+	b.B.WaitHeartbeats("udp", 10, wait)
+	if role, seen := b.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b after the heal: %s", seen)
+	}
+	serviceOn(t, b, "a")
+}
+
+func TestLinkFlapping(t *testing.T) {
+	// The dedicated link goes down and up ten times while the serial line
+	// stays: degraded each time, never a failover.
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	for i := 0; i < 10; i++ {
+		b.Cut(netbed.Dedicated, netbed.Both)
+		testbed.WaitFor(t, wait, fmt.Sprintf("flap %d: udp down at b", i), func() (bool, string) {
+			up, seen := b.B.LinkUp("udp")
+			return !up, seen
+		})
+		b.Heal(netbed.Dedicated, netbed.Both)
+		testbed.WaitFor(t, wait, fmt.Sprintf("flap %d: udp up at b", i), func() (bool, string) { return b.B.LinkUp("udp") })
+	}
+	// And flaps shorter than a link's timeout, counted in serial heartbeats.
+	for i := 0; i < 10; i++ {
+		b.Cut(netbed.Dedicated, netbed.Both)
+		b.B.WaitHeartbeats("serial", 3, wait)
+		b.Heal(netbed.Dedicated, netbed.Both)
+		b.B.WaitHeartbeats("udp", 1, wait)
+	}
+	for _, c := range []struct {
+		n    *netbed.Node
+		role string
+	}{{b.A, "ACTIVE"}, {b.B, "STANDBY"}} {
+		if role, seen := c.n.Role("main"); role != c.role {
+			t.Fatalf("after flapping: %s, want %s", seen, c.role)
+		}
+	}
+	if b.B.Log.Contains("STANDBY -> STARTING") {
+		t.Fatalf("b started the group during the flapping:\n%s", b.B.Log.Tail(30))
+	}
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+}
+
+func TestBothStartInTheSameSecond(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, n := range []*netbed.Node{b.B, b.A} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			n.Start()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	b.A.WaitRole("main", "ACTIVE", wait) // the lower name wins
+	b.B.WaitRole("main", "STANDBY", wait)
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+}
+
+func TestSIGHUPOnActive(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.A.Signal(syscall.SIGHUP)
+	b.B.WaitRole("main", "ACTIVE", wait)
+	b.A.WaitRole("main", "STANDBY", wait)
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+	if !b.A.Log.Contains("SIGHUP") {
+		t.Errorf("a did not log SIGHUP as the reason:\n%s", b.A.Log.Tail(20))
+	}
+}
+
+func TestSIGUSR1OnLoneStandby(t *testing.T) {
+	// b starts alone (a's host is up, its daemon never started): it waits;
+	// SIGUSR1 makes it take over alone.
+	b := newBed(t, netbed.Options{Initdead: "1s"})
+	b.B.Start()
+	testbed.WaitFor(t, wait, "b to wait alone after initdead", func() (bool, string) {
+		role, alive, waiting, _, seen := group(b.B)
+		return role == "STANDBY" && !alive && waiting != "", seen
+	})
+	serviceOn(t, b, "")
+	expectOn(t, b, "web", "")
+	b.B.Signal(syscall.SIGUSR1)
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+}
+
+func TestDRBDRefusesOutdatedDisk(t *testing.T) {
+	// b's disk is Outdated when a's host dies: b must not promote; nothing
+	// runs and nobody holds the address.
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	b.Sim("disconnect", "r0")
+	b.Sim("disk", "r0", "b", "Outdated")
+	b.CrashHost(b.A)
+	testbed.WaitFor(t, wait, "b to refuse the takeover with DRBD's reason", func() (bool, string) {
+		role, alive, _, inel, seen := group(b.B)
+		return role == "STANDBY" && !alive && inel, seen
+	})
+	serviceOn(t, b, "")
+	expectOn(t, b, "web", "")
+	if out, _ := b.Tool("b", "sim", "drbdadm", "role", "r0"); !strings.HasPrefix(out, "Secondary") {
+		t.Fatalf("b's DRBD role: %q, want Secondary", out)
+	}
+}
+
+func TestDomainIgnoringShutdownIsDestroyed(t *testing.T) {
+	b := newBed(t, netbed.Options{ShutdownTimeout: "1s"})
+	startPair(t, b)
+	b.Sim("domain", "a", "web", "ignore-shutdown")
+	b.A.Signal(syscall.SIGHUP)
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+	j := b.Sim("journal")
+	if !strings.Contains(j, "destroy") {
+		t.Fatalf("the journal shows no destroy of the domain that ignored shutdown:\n%s", j)
+	}
+}
+
+func TestCrashedResourceRestartedThenFailover(t *testing.T) {
+	b := newBed(t, netbed.Options{GroupKeys: "max-restarts = 1"})
+	startPair(t, b)
+	b.Sim("domain", "a", "web", "crash")
+	testbed.WaitFor(t, wait, "a to restart web locally", func() (bool, string) {
+		return b.A.Log.Contains("restarting web locally") && b.RunningOn("web") == "a", b.A.Log.Tail(3)
+	})
+	if role, seen := b.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a after one local restart: %s", seen)
+	}
+	b.Sim("domain", "a", "web", "crash")
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	testbed.WaitFor(t, wait, "web on b", func() (bool, string) { on := b.RunningOn("web"); return on == "b", "web on " + on })
+	if !b.A.Log.Contains("restart limit") {
+		t.Errorf("a did not log the restart limit:\n%s", b.A.Log.Tail(20))
+	}
+}
+
+func TestReloadFailingValidation(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	startPair(t, b)
+	good, err := os.ReadFile(b.A.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(good), `deadtime = "1s"`, `deadtime = "40ms"`, 1)
+	if bad == string(good) {
+		t.Fatal("the test could not break the configuration")
+	}
+	if err := os.WriteFile(b.A.Config, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.A.Command("reload", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OK || !strings.Contains(resp.Error, "deadtime") {
+		t.Fatalf("reload of an invalid file: ok=%v error=%q; want a refusal naming deadtime", resp.OK, resp.Error)
+	}
+	b.A.Signal(syscall.SIGUSR2)
+	testbed.WaitFor(t, wait, "a to log the refused SIGUSR2 reload", func() (bool, string) {
+		return strings.Count(b.A.Log.String(), "reload refused") >= 2, b.A.Log.Tail(5)
+	})
+	b.B.WaitHeartbeats("udp", 10, wait) // the old plan keeps running
+	if role, seen := b.A.Role("main"); role != "ACTIVE" {
+		t.Fatalf("a after a refused reload: %s", seen)
+	}
+	serviceOn(t, b, "a")
+}
