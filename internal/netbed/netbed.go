@@ -114,8 +114,8 @@ func New(t testing.TB, o Options) *Bed {
 	b := &Bed{ID: id, Net: randNet(), Switch: "xhadS-" + id, Client: "xhadC-" + id, t: t, run: runner.Exec{}}
 	b.ClientIP = fmt.Sprintf("10.241.%d.100", b.Net)
 	b.ServiceIP = fmt.Sprintf("10.241.%d.50", b.Net)
-	b.A = &Node{Name: "a", NS: "xhadA-" + id, LinkIP: fmt.Sprintf("10.240.%d.1", b.Net), PubIP: fmt.Sprintf("10.241.%d.1", b.Net), bed: b}
-	b.B = &Node{Name: "b", NS: "xhadB-" + id, LinkIP: fmt.Sprintf("10.240.%d.2", b.Net), PubIP: fmt.Sprintf("10.241.%d.2", b.Net), bed: b}
+	b.A = &Node{Control: testbed.Control{T: t, Name: "a"}, NS: "xhadA-" + id, LinkIP: fmt.Sprintf("10.240.%d.1", b.Net), PubIP: fmt.Sprintf("10.241.%d.1", b.Net), bed: b}
+	b.B = &Node{Control: testbed.Control{T: t, Name: "b"}, NS: "xhadB-" + id, LinkIP: fmt.Sprintf("10.240.%d.2", b.Net), PubIP: fmt.Sprintf("10.241.%d.2", b.Net), bed: b}
 
 	dir, err := os.MkdirTemp("", "xhad-netbed-"+id+"-")
 	if err != nil {

@@ -2,8 +2,6 @@ package testbed
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +10,6 @@ import (
 	"testing"
 	"text/template"
 	"time"
-
-	"xhad/daemon"
-	"xhad/daemon/control"
 )
 
 // PairOptions describe a two-node cluster on loopback.
@@ -47,17 +42,16 @@ type Pair struct {
 
 // Node is one daemon of a Pair.
 type Node struct {
-	Name   string
-	Dir    string
-	Config string
-	Socket string
-	Log    *LogBuffer
-	Notify *Notify
-	Env    []string // extra environment of the daemon (e.g. WATCHDOG_USEC)
-	pair   *Pair
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	Control // Name, Socket, status and waits
+	Dir     string
+	Config  string
+	Log     *LogBuffer
+	Notify  *Notify
+	Env     []string // extra environment of the daemon (e.g. WATCHDOG_USEC)
+	pair    *Pair
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	err     error
 }
 
 const configTemplate = `cluster = "testpair"
@@ -150,7 +144,7 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 	}
 	tmpl := template.Must(template.New("cfg").Parse(configTemplate))
 	for i, name := range []string{"a", "b"} {
-		n := &Node{Name: name, Dir: filepath.Join(dir, name), Log: &LogBuffer{}, pair: p}
+		n := &Node{Control: Control{T: t, Name: name}, Dir: filepath.Join(dir, name), Log: &LogBuffer{}, pair: p}
 		if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -343,63 +337,6 @@ func (n *Node) stop() {
 	_ = n.cmd.Process.Signal(syscall.SIGCONT)
 	_ = n.cmd.Process.Kill()
 	<-n.exited
-}
-
-// Status asks the daemon for its status.
-func (n *Node) Status() (daemon.StatusReport, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	resp, err := control.Call(ctx, n.Socket, control.Request{Cmd: "status"})
-	if err != nil {
-		return daemon.StatusReport{}, err
-	}
-	if !resp.OK {
-		return daemon.StatusReport{}, fmt.Errorf("status: %s", resp.Error)
-	}
-	return daemon.DecodeStatus(resp.Data)
-}
-
-// Command sends a control request and returns the response.
-func (n *Node) Command(cmd string, args map[string]string) (control.Response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return control.Call(ctx, n.Socket, control.Request{Cmd: cmd, Args: args})
-}
-
-// Role returns the node's role for group ("" when it cannot tell) and a
-// one-line summary of what it saw.
-func (n *Node) Role(group string) (string, string) {
-	st, err := n.Status()
-	if err != nil {
-		return "", fmt.Sprintf("%s: %v", n.Name, err)
-	}
-	for _, g := range st.Groups {
-		if g.Name == group {
-			return g.Role, fmt.Sprintf("%s: %s %s (peer %s, waiting %q)", n.Name, group, g.Role, g.PeerRole, g.Waiting)
-		}
-	}
-	return "", fmt.Sprintf("%s: no group %s", n.Name, group)
-}
-
-// WaitRole waits until the node reports role for group.
-func (n *Node) WaitRole(group, role string, timeout time.Duration) {
-	n.pair.t.Helper()
-	WaitFor(n.pair.t, timeout, fmt.Sprintf("node %s group %s %s", n.Name, group, role), func() (bool, string) {
-		got, seen := n.Role(group)
-		return got == role, seen
-	})
-}
-
-// WaitPeer waits until the node sees its peer alive (true) or not (false).
-func (n *Node) WaitPeer(alive bool, timeout time.Duration) {
-	n.pair.t.Helper()
-	WaitFor(n.pair.t, timeout, fmt.Sprintf("node %s to see its peer alive=%v", n.Name, alive), func() (bool, string) {
-		st, err := n.Status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Peer.Alive == alive, fmt.Sprintf("peer alive=%v links=%+v", st.Peer.Alive, st.Links)
-	})
 }
 
 // CutUDP drops heartbeats on the UDP link both ways; HealUDP restores them.
