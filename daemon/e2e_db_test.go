@@ -71,7 +71,7 @@ name = "db"
 			if !delayed {
 				caughtUp()
 			}
-			heartbeatsOn(t, p.B, "udp", 5) // b observes a's writer position meanwhile
+			p.B.WaitHeartbeats("udp", 5, wait) // b observes a's writer position meanwhile
 
 			p.A.Kill()      // the active node's daemon ...
 			pair.Kill(t, 0) // ... and its database

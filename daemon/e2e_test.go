@@ -186,43 +186,6 @@ func TestDaemonKilledHostAliveDRBDRefuses(t *testing.T) {
 	}
 }
 
-// heartbeatsOn waits until node n has received at least count more heartbeats
-// on link than it had when called: a way to let time pass that is counted in
-// the daemon's own messages, not in sleeps.
-func heartbeatsOn(t *testing.T, n *testbed.Node, linkName string, count uint64) {
-	t.Helper()
-	rx := func() uint64 {
-		st, err := n.Status()
-		if err != nil {
-			return 0
-		}
-		for _, l := range st.Links {
-			if l.Name == linkName {
-				return l.Rx
-			}
-		}
-		return 0
-	}
-	base := rx()
-	testbed.WaitFor(t, wait, fmt.Sprintf("%d more heartbeats on %s at %s", count, linkName, n.Name), func() (bool, string) {
-		got := rx()
-		return got >= base+count, fmt.Sprintf("rx %d (from %d)", got, base)
-	})
-}
-
-func linkUp(n *testbed.Node, name string) (bool, string) {
-	st, err := n.Status()
-	if err != nil {
-		return false, err.Error()
-	}
-	for _, l := range st.Links {
-		if l.Name == name {
-			return l.Up, fmt.Sprintf("%+v", l)
-		}
-	}
-	return false, "no link " + name
-}
-
 func TestOneLinkCutIsNoFailover(t *testing.T) {
 	for _, which := range []string{"udp", "serial"} {
 		t.Run(which, func(t *testing.T) {
@@ -239,12 +202,12 @@ func TestOneLinkCutIsNoFailover(t *testing.T) {
 			}
 			for _, n := range []*testbed.Node{p.A, p.B} {
 				testbed.WaitFor(t, wait, n.Name+" to report "+which+" down", func() (bool, string) {
-					up, seen := linkUp(n, which)
+					up, seen := n.LinkUp(which)
 					return !up, seen
 				})
 			}
 			// 2.4 x deadtime worth of heartbeats on the remaining link.
-			heartbeatsOn(t, p.B, other, 24)
+			p.B.WaitHeartbeats(other, 24, wait)
 			if role, seen := p.B.Role("main"); role != "STANDBY" {
 				t.Fatalf("b took over with only %s cut: %s", which, seen)
 			}
@@ -259,7 +222,7 @@ func TestOneLinkCutIsNoFailover(t *testing.T) {
 			} else {
 				p.Cable.Heal()
 			}
-			testbed.WaitFor(t, wait, which+" up again at b", func() (bool, string) { return linkUp(p.B, which) })
+			testbed.WaitFor(t, wait, which+" up again at b", func() (bool, string) { return p.B.LinkUp(which) })
 		})
 	}
 }
@@ -361,7 +324,7 @@ func TestReloadRefusesInvalidConfig(t *testing.T) {
 	if role, seen := p.A.Role("main"); role != "ACTIVE" {
 		t.Fatalf("a changed role after a refused reload: %s", seen)
 	}
-	heartbeatsOn(t, p.B, "udp", 5) // the old plan keeps running
+	p.B.WaitHeartbeats("udp", 5, wait) // the old plan keeps running
 }
 
 func TestAllLinksCut(t *testing.T) {
@@ -418,7 +381,7 @@ func TestOrderlyStopKeepsHeartbeatsAndExtendsTimeout(t *testing.T) {
 	p.A.Signal(syscall.SIGTERM)
 	p.A.WaitRole("main", "STOPPING", wait)
 	stopAt := time.Now()
-	heartbeatsOn(t, p.B, "udp", 8) // 0.8 s of heartbeats while a stops
+	p.B.WaitHeartbeats("udp", 8, wait) // 0.8 s of heartbeats while a stops
 	if role, seen := p.B.Role("main"); role != "STANDBY" {
 		t.Fatalf("b took over while a was still stopping: %s", seen)
 	}
@@ -583,7 +546,7 @@ func TestFencePeerHandler(t *testing.T) {
 		t.Fatalf("peer Primary: exit %d, want 6\n%s", code, errOut)
 	}
 	p.CutUDP()
-	testbed.WaitFor(t, wait, "udp down at b", func() (bool, string) { up, seen := linkUp(p.B, "udp"); return !up, seen })
+	testbed.WaitFor(t, wait, "udp down at b", func() (bool, string) { up, seen := p.B.LinkUp("udp"); return !up, seen })
 	if code, errOut := p.FencePeer(p.B, "r0"); code != 6 {
 		t.Fatalf("peer Primary over serial only: exit %d, want 6\n%s", code, errOut)
 	}
