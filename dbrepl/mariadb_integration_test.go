@@ -258,6 +258,23 @@ func TestMariaDB(t *testing.T) {
 		ackedAtProbe := acked
 		mu.Unlock()
 		known := dbrepl.Known{WriterGTIDBinlogPos: probeM(t, p, 0).GTIDBinlogPos}
+		// The daemon's last poll is a little older than the crash: the
+		// replica has received what the poll saw while writes go on.
+		want, err := dbrepl.ParseGTIDPos(known.WriterGTIDBinlogPos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbtest.WaitFor(t, "the replica to receive the polled position", 30*time.Second, func() (bool, string) {
+			f := probeM(t, p, 1)
+			if f.Replica == nil {
+				return false, "no replica status"
+			}
+			got, err := dbrepl.ParseGTIDPos(f.Replica.GTIDIOPos)
+			if err != nil {
+				return false, err.Error()
+			}
+			return got[1].Seq >= want[1].Seq, fmt.Sprintf("received %s, polled %s", f.Replica.GTIDIOPos, known.WriterGTIDBinlogPos)
+		})
 		p.Kill(t, 0)
 		close(stop)
 		<-done
