@@ -246,37 +246,29 @@ func (t *tableView) array(key string, want valueType) ([]any, presence) {
 }
 
 func (t *tableView) strings(key string) ([]string, presence) {
-	elems, p := t.array(key, typeStrings)
-	if !p.ok() {
-		return nil, p
-	}
-	out := make([]string, 0, len(elems))
-	for i, e := range elems {
-		s, ok := e.(string)
-		if !ok {
-			t.wrongType(indexPath(t.keyPath(key), i), key, e, typeString)
-			p = invalid
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, p
+	return arrayOf[string](t, key, typeStrings, typeString)
 }
 
 func (t *tableView) integers(key string) ([]int64, presence) {
-	elems, p := t.array(key, typeIntegers)
+	return arrayOf[int64](t, key, typeIntegers, typeInteger)
+}
+
+// arrayOf reads key as an array whose elements must all be of Go type E
+// (TOML type elem), reporting each element of another type at its index.
+func arrayOf[E any](t *tableView, key string, arr, elem valueType) ([]E, presence) {
+	elems, p := t.array(key, arr)
 	if !p.ok() {
 		return nil, p
 	}
-	out := make([]int64, 0, len(elems))
+	out := make([]E, 0, len(elems))
 	for i, e := range elems {
-		n, ok := e.(int64)
+		v, ok := e.(E)
 		if !ok {
-			t.wrongType(indexPath(t.keyPath(key), i), key, e, typeInteger)
+			t.wrongType(indexPath(t.keyPath(key), i), key, e, elem)
 			p = invalid
 			continue
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, p
 }
