@@ -38,17 +38,16 @@ type Options struct {
 
 // Bed is two hosts, a switch and a client in network namespaces.
 type Bed struct {
-	ID        string // random suffix of every name
-	Net       int    // X of 10.240.X.0/24 and 10.241.X.0/24
-	Switch    string // namespace of the public bridge
-	Client    string // namespace of the client
-	ClientIP  string // 10.241.X.100
-	ServiceIP string // 10.241.X.50 (without prefix length)
-	Dir       string
-	SimDir    string
-	BinDir    string // xl, drbdadm, vgchange, vgs: the simulators
-	Cable     *ptycable.Cable
-	A, B      *Node
+	ID             string // random suffix of every name
+	Net            int    // X of 10.240.X.0/24 and 10.241.X.0/24
+	Switch         string // namespace of the public bridge
+	Client         string // namespace of the client
+	ClientIP       string // 10.241.X.100
+	ServiceIP      string // 10.241.X.50 (without prefix length)
+	Dir            string
+	testbed.SimEnv // BinDir (xl, drbdadm, vgchange, vgs), SimDir, Sim, SimOutput
+	Cable          *ptycable.Cable
+	A, B           *Node
 
 	t     testing.TB
 	run   runner.Runner
@@ -121,7 +120,7 @@ func New(t testing.TB, o Options) *Bed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Dir, b.SimDir, b.BinDir = dir, filepath.Join(dir, "sim"), filepath.Join(dir, "bin")
+	b.Dir, b.SimEnv = dir, testbed.SimEnv{T: t, BinDir: filepath.Join(dir, "bin"), SimDir: filepath.Join(dir, "sim")}
 	// Registered first, so it runs last: after the daemons and the
 	// namespaces are gone.
 	t.Cleanup(func() { removeDir(t, dir) })
@@ -319,35 +318,11 @@ func (b *Bed) stopDaemons() {
 	}
 }
 
-// env is the environment of a node's daemon and simulators.
-func (b *Bed) env(node string) []string {
-	return append(os.Environ(),
-		"PATH="+b.BinDir+":"+os.Getenv("PATH"),
-		"XHAD_SIM_DIR="+b.SimDir,
-		"XHAD_SIM_NODE="+node,
-	)
-}
-
-// Sim runs `xhad sim ctl ARGS` and fails the test on error.
-func (b *Bed) Sim(args ...string) string {
-	b.t.Helper()
-	out, err := b.SimOutput(args...)
-	if err != nil {
-		b.t.Fatalf("xhad sim ctl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// SimOutput runs `xhad sim ctl ARGS`.
-func (b *Bed) SimOutput(args ...string) (string, error) {
-	return b.Tool("a", "sim", append([]string{"ctl"}, args...)...)
-}
-
-// Tool runs `xhad SUB ARGS` (e.g. "sim", "xl", "list") with node's
+// Tool runs `xhad SUB ARGS` (e.g. `sim xl list`) as node, in the
 // simulator environment and returns its combined output.
 func (b *Bed) Tool(node, sub string, args ...string) (string, error) {
 	xhad, _ := testbed.Binary(b.t)
-	env := b.env(node)
+	env := b.Env(node)
 	env = env[len(os.Environ()):]
 	res, err := b.run.Run(context.Background(), runner.Cmd{Path: xhad, Args: append([]string{sub}, args...), Env: env, Timeout: 20 * time.Second})
 	return string(res.Stdout) + string(res.Stderr), err

@@ -36,7 +36,7 @@ func (n *Node) Start(args ...string) {
 	xhad, _ := testbed.Binary(t)
 	argv := append([]string{"netns", "exec", n.NS, xhad, "run", "--config", n.Config, "--node", n.Name}, args...)
 	cmd := exec.Command("ip", argv...)
-	cmd.Env = append(n.bed.env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
+	cmd.Env = append(n.bed.Env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
 	cmd.Env = append(cmd.Env, n.Env...)
 	cmd.Stdout, cmd.Stderr = n.Log, n.Log
 	if err := cmd.Start(); err != nil {

@@ -32,7 +32,7 @@ type PairOptions struct {
 // link is a Cable.
 type Pair struct {
 	Dir    string
-	SimDir string
+	SimEnv // simulated tools: Sim, SimOutput, Env
 	A, B   *Node
 	ToA    *Proxy // carries b -> a
 	ToB    *Proxy // carries a -> b
@@ -115,7 +115,8 @@ func NewPair(t testing.TB, o PairOptions) *Pair {
 			time.Sleep(50 * time.Millisecond) // retry interval of the removal
 		}
 	})
-	p := &Pair{Dir: dir, SimDir: filepath.Join(dir, "sim"), t: t}
+	_, bin := Binary(t)
+	p := &Pair{Dir: dir, SimEnv: SimEnv{T: t, BinDir: bin, SimDir: filepath.Join(dir, "sim")}, t: t}
 	// Generous enough that a loaded 2-core CI machine running several test
 	// packages at once does not miss heartbeats for a whole deadtime.
 	if o.Keepalive == "" {
@@ -203,40 +204,11 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Env is the environment of a node's daemon and simulators.
-func (p *Pair) env(node string) []string {
-	_, bin := Binary(p.t)
-	return append(os.Environ(),
-		"PATH="+bin+":"+os.Getenv("PATH"),
-		"XHAD_SIM_DIR="+p.SimDir,
-		"XHAD_SIM_NODE="+node,
-	)
-}
-
-// Sim runs `xhad sim ctl ARGS` and fails the test on error.
-func (p *Pair) Sim(args ...string) string {
-	p.t.Helper()
-	out, err := p.SimOutput(args...)
-	if err != nil {
-		p.t.Fatalf("xhad sim ctl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// SimOutput runs `xhad sim ctl ARGS`.
-func (p *Pair) SimOutput(args ...string) (string, error) {
-	xhad, _ := Binary(p.t)
-	cmd := exec.Command(xhad, append([]string{"sim", "ctl"}, args...)...)
-	cmd.Env = p.env("a")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // Tool runs a simulated tool (`xl`, `drbdadm`) as node runs it.
 func (p *Pair) Tool(node, tool string, args ...string) (string, error) {
 	xhad, _ := Binary(p.t)
 	cmd := exec.Command(xhad, append([]string{"sim", tool}, args...)...)
-	cmd.Env = p.env(node)
+	cmd.Env = p.Env(node)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -246,7 +218,7 @@ func (p *Pair) Tool(node, tool string, args ...string) (string, error) {
 func (p *Pair) FencePeer(node *Node, res string) (int, string) {
 	xhad, _ := Binary(p.t)
 	cmd := exec.Command(xhad, "fence-peer", "--config", node.Config)
-	cmd.Env = append(p.env(node.Name), "DRBD_RESOURCE="+res, "DRBD_PEER_NODE_ID=1", "DRBD_NODE_ID_0=a", "DRBD_NODE_ID_1=b",
+	cmd.Env = append(p.Env(node.Name), "DRBD_RESOURCE="+res, "DRBD_PEER_NODE_ID=1", "DRBD_NODE_ID_0=a", "DRBD_NODE_ID_1=b",
 		"DRBD_MY_NODE_ID=0", "DRBD_MINOR=0", "DRBD_PEER_ADDRESS=127.0.0.1", "DRBD_PEER_AF=ipv4", "XHAD_NODE="+node.Name)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -274,7 +246,7 @@ func (n *Node) Start(args ...string) {
 	t.Helper()
 	xhad, _ := Binary(t)
 	cmd := exec.Command(xhad, append([]string{"run", "--config", n.Config, "--node", n.Name}, args...)...)
-	cmd.Env = append(n.pair.env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
+	cmd.Env = append(n.pair.Env(n.Name), "NOTIFY_SOCKET="+n.Notify.Path)
 	cmd.Env = append(cmd.Env, n.Env...)
 	cmd.Stdout, cmd.Stderr = n.Log, n.Log
 	if err := cmd.Start(); err != nil {
