@@ -57,8 +57,8 @@ type cut struct {
 // down on both hosts (the daemons see the carrier go); one way, and every
 // public cut, is an nftables drop rule in table inet netbed of the
 // receiving host's namespace (the public cut matches the sender's public
-// address, so the client still reaches both hosts). The serial cable cuts
-// both ways or a->b only (ptycable has no b->a cut).
+// address, so the client still reaches both hosts). The serial cable drops
+// the bytes of the cut direction in its relay.
 func (b *Bed) Cut(l Link, d Direction) {
 	b.t.Helper()
 	switch {
@@ -71,8 +71,8 @@ func (b *Bed) Cut(l Link, d Direction) {
 			b.Cable.Cut()
 		case AToB:
 			b.Cable.CutAToB()
-		default:
-			b.t.Fatal("netbed: the PTY cable cannot cut b->a alone; cut a->b or both ways")
+		case BToA:
+			b.Cable.CutBToA()
 		}
 		return
 	case l == Dedicated && d == Both:
@@ -94,13 +94,21 @@ func (b *Bed) Cut(l Link, d Direction) {
 	b.applyCuts()
 }
 
-// Heal undoes Cut(l, d). Healing the serial cable heals both directions.
+// Heal undoes Cut(l, d).
 func (b *Bed) Heal(l Link, d Direction) {
 	b.t.Helper()
 	switch l {
 	case Serial:
-		if b.Cable != nil {
+		if b.Cable == nil {
+			return
+		}
+		switch d {
+		case Both:
 			b.Cable.Heal()
+		case AToB:
+			b.Cable.HealAToB()
+		case BToA:
+			b.Cable.HealBToA()
 		}
 		return
 	case Dedicated:

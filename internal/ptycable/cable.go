@@ -23,6 +23,7 @@ type Cable struct {
 	slaves  [2]*os.File
 	mu      sync.Mutex
 	cut     [2]bool // [0]: A->B, [1]: B->A
+	dropped [2]int  // bytes dropped by a cut, per direction
 	noise   [2][]byte
 	wg      sync.WaitGroup
 }
@@ -99,6 +100,9 @@ func (c *Cable) relay(from, to int) {
 		c.noise[from] = nil
 		c.mu.Unlock()
 		if cut {
+			c.mu.Lock()
+			c.dropped[from] += n
+			c.mu.Unlock()
 			continue
 		}
 		if len(noise) > 0 {
@@ -116,11 +120,26 @@ func (c *Cable) Cut() { c.set(true, true) }
 // Heal relays both directions again.
 func (c *Cable) Heal() { c.set(false, false) }
 
-// CutAToB drops bytes from A to B only.
-func (c *Cable) CutAToB() { c.mu.Lock(); c.cut[0] = true; c.mu.Unlock() }
+// CutAToB drops bytes from A to B only (B to A is left as it is).
+func (c *Cable) CutAToB() { c.cutOne(0) }
+
+// CutBToA drops bytes from B to A only (A to B is left as it is).
+func (c *Cable) CutBToA() { c.cutOne(1) }
+
+// HealAToB relays bytes from A to B again.
+func (c *Cable) HealAToB() { c.healOne(0) }
+
+// HealBToA relays bytes from B to A again.
+func (c *Cable) HealBToA() { c.healOne(1) }
+
+func (c *Cable) cutOne(dir int)  { c.mu.Lock(); c.cut[dir] = true; c.mu.Unlock() }
+func (c *Cable) healOne(dir int) { c.mu.Lock(); c.cut[dir] = false; c.mu.Unlock() }
 
 // Noise injects garbage into the A->B direction before the next relayed bytes.
 func (c *Cable) Noise(b []byte) { c.mu.Lock(); c.noise[0] = append(c.noise[0], b...); c.mu.Unlock() }
+
+// Dropped returns how many bytes cuts have dropped: [0] A->B, [1] B->A.
+func (c *Cable) Dropped() [2]int { c.mu.Lock(); defer c.mu.Unlock(); return c.dropped }
 
 func (c *Cable) set(ab, ba bool) {
 	c.mu.Lock()
