@@ -74,6 +74,16 @@ var badConfigs = []struct {
 		want: `x.toml:10:1: failover.ping-targets: "10.0.0.254" is a string, want an array of strings; write ping-targets = ["10.0.0.254"]`,
 	},
 	{
+		name: "on-isolation misspelt",
+		toml: minimal + "[failover]\non-isolation = \"stpo\"\n",
+		want: `x.toml:10:1: failover.on-isolation: "stpo" is not one of "stop" or "keep"; write on-isolation = "stop"`,
+	},
+	{
+		name: "negative isolation-grace",
+		toml: minimal + "[failover]\nisolation-grace = \"-1s\"\n",
+		want: `x.toml:10:1: failover.isolation-grace: "-1s" is negative; write isolation-grace = "1s"`,
+	},
+	{
 		name: "table for an array of tables",
 		toml: "cluster = \"pair\"\nauth-key-file = \"/k\"\n[node]\nname = \"xen1\"\naddress = \"10.0.0.1\"\n",
 		want: `x.toml:3:1: node: is a table, want an array of tables; write it as an array of tables: [[node]] on a line of its own, its keys below, once per element`,

@@ -71,15 +71,21 @@ type Ticks struct {
 	Monitor   int `json:"monitor"`
 	// FlapWindow is Failover.FlapWindow in ticks.
 	FlapWindow int `json:"flap-window"`
+	// IsolationGrace is Failover.IsolationGrace in ticks.
+	IsolationGrace int `json:"isolation-grace"`
 }
 
 // Failover is the takeover policy.
 type Failover struct {
 	AutoFailback bool          `json:"auto-failback"`
-	PingTargets  []string      `json:"ping-targets"`  // IP addresses; empty = no tie-breaker
-	PingTimeout  time.Duration `json:"ping-timeout"`  //
-	MaxTakeovers int           `json:"max-takeovers"` // automatic takeovers allowed per window; 0 = unlimited
-	FlapWindow   time.Duration `json:"flap-window"`
+	PingTargets  []string      `json:"ping-targets"` // IP addresses; empty = no tie-breaker
+	PingTimeout  time.Duration `json:"ping-timeout"` //
+	OnIsolation  string        `json:"on-isolation"` // "stop" or "keep"
+	// IsolationGrace: the survivor's wait before an automatic takeover when
+	// ping targets are set and OnIsolation is "stop"; 0 otherwise.
+	IsolationGrace time.Duration `json:"isolation-grace"`
+	MaxTakeovers   int           `json:"max-takeovers"` // automatic takeovers allowed per window; 0 = unlimited
+	FlapWindow     time.Duration `json:"flap-window"`
 }
 
 // Fencing configures the fences that need no power switch.

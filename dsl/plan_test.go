@@ -288,3 +288,36 @@ func TestRenderTextWrapsLongStages(t *testing.T) {
 		t.Errorf("no parallel note in:\n%s", start)
 	}
 }
+
+// TestIsolationGrace: the survivor's wait covers how much the isolated
+// node's ping round outlasts deadtime, plus its immediate stop; it is 0
+// when nothing stops on isolation.
+func TestIsolationGrace(t *testing.T) {
+	tests := []struct {
+		name, failover, timing string
+		grace                  time.Duration
+		onIsolation            string
+	}{
+		{"no ping targets: no grace", "", "", 0, "stop"},
+		{"defaults: deadtime 6s outlasts the 2s ping round", `ping-targets = ["192.0.2.254"]`, "", 5 * time.Second, "stop"},
+		{"deadtime 1s: the ping round outlasts it by 1s", `ping-targets = ["192.0.2.254"]`, "keepalive = \"100ms\"\ndeadtime = \"1s\"", 6 * time.Second, "stop"},
+		{"longer ping-timeout", "ping-targets = [\"192.0.2.254\"]\nping-timeout = \"3s\"", "keepalive = \"100ms\"\ndeadtime = \"1s\"", 8 * time.Second, "stop"},
+		{"given", "ping-targets = [\"192.0.2.254\"]\nisolation-grace = \"2s\"", "", 2 * time.Second, "stop"},
+		{"keep: nothing to wait for", "ping-targets = [\"192.0.2.254\"]\non-isolation = \"keep\"\nisolation-grace = \"9s\"", "", 0, "keep"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := minimal + "[timing]\n" + tc.timing + "\n[failover]\n" + tc.failover + "\n"
+			p, err := Parse("x.toml", []byte(src), Options{SkipFileChecks: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Failover.IsolationGrace != tc.grace || p.Failover.OnIsolation != tc.onIsolation {
+				t.Errorf("on-isolation %q, isolation-grace %s; want %q, %s", p.Failover.OnIsolation, p.Failover.IsolationGrace, tc.onIsolation, tc.grace)
+			}
+			if want := int(tc.grace / p.Timing.Tick); p.Ticks.IsolationGrace != want {
+				t.Errorf("isolation-grace %d ticks, want %d", p.Ticks.IsolationGrace, want)
+			}
+		})
+	}
+}

@@ -67,6 +67,12 @@ func RenderText(w io.Writer, p *Plan) error {
 		out.row("  ping-targets", "none (no tie-breaker)")
 	} else {
 		out.row("  ping-targets", strings.Join(p.Failover.PingTargets, ", ")+fmt.Sprintf(" (tie-breaker; timeout %s)", formatDuration(p.Failover.PingTimeout)))
+		if p.Failover.OnIsolation == "stop" {
+			out.row("  on-isolation", "stop: an isolated active node self-fences and stops its groups",
+				fmt.Sprintf("automatic takeovers wait isolation-grace %s (%d ticks)", formatDuration(p.Failover.IsolationGrace), p.Ticks.IsolationGrace))
+		} else {
+			out.row("  on-isolation", "keep: an isolated active node keeps its groups (both may run them until the links heal)")
+		}
 	}
 	if p.Failover.MaxTakeovers == 0 {
 		out.row("  max-takeovers", "unlimited")

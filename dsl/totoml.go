@@ -56,6 +56,8 @@ func WriteTOML(w io.Writer, p *Plan) error {
 	e.kv("auto-failback", f.AutoFailback)
 	e.kv("ping-targets", f.PingTargets)
 	e.kv("ping-timeout", f.PingTimeout)
+	e.kv("on-isolation", f.OnIsolation)
+	e.kv("isolation-grace", f.IsolationGrace)
 	e.kv("max-takeovers", f.MaxTakeovers)
 	e.kv("flap-window", f.FlapWindow)
 

@@ -90,12 +90,13 @@ func (b *builder) build(m map[string]any) {
 	if b.timingOK {
 		tick := p.Timing.Tick
 		p.Ticks = Ticks{
-			Keepalive:  ticks(p.Timing.Keepalive, tick),
-			Warn:       ticks(p.Timing.Warntime, tick),
-			Dead:       ticks(p.Timing.Deadtime, tick),
-			Initdead:   ticks(p.Timing.Initdead, tick),
-			Monitor:    ticks(p.Timing.MonitorInterval, tick),
-			FlapWindow: ticks(p.Failover.FlapWindow, tick),
+			Keepalive:      ticks(p.Timing.Keepalive, tick),
+			Warn:           ticks(p.Timing.Warntime, tick),
+			Dead:           ticks(p.Timing.Deadtime, tick),
+			Initdead:       ticks(p.Timing.Initdead, tick),
+			Monitor:        ticks(p.Timing.MonitorInterval, tick),
+			FlapWindow:     ticks(p.Failover.FlapWindow, tick),
+			IsolationGrace: ticks(p.Failover.IsolationGrace, tick),
 		}
 	}
 }
@@ -558,6 +559,17 @@ func (b *builder) failover(root *tableView) {
 		}
 	}
 	f.PingTimeout, _ = t.positiveDuration("ping-timeout")
+	f.OnIsolation, _ = t.enum("on-isolation", "stop", "keep")
+	grace, graceSt := t.duration("isolation-grace")
+	switch {
+	case graceSt == given:
+		f.IsolationGrace = grace
+	case graceSt == absent && b.deadtimeOK:
+		f.IsolationGrace = DefaultIsolationGrace(b.plan.Timing.Keepalive, f.PingTimeout, b.deadtime)
+	}
+	if len(f.PingTargets) == 0 || f.OnIsolation != "stop" {
+		f.IsolationGrace = 0 // nothing to wait for: no peer stops on isolation
+	}
 	if n, st := t.intRange("max-takeovers", 0, 1000); st.ok() {
 		f.MaxTakeovers = int(n)
 	}
@@ -690,4 +702,19 @@ func (b *builder) tools(root *tableView) {
 		*tool.dst = s
 	}
 	t.finish(childKeys("tools", ""))
+}
+
+// isolationStopBudget is what the default isolation-grace allows an isolated
+// node for its immediate stop (destroy the domains, demote DRBD, deactivate
+// the volume groups, drop the addresses).
+const isolationStopBudget = 5 * time.Second
+
+// DefaultIsolationGrace is the default failover.isolation-grace: an isolated
+// node notices its isolation when the peer has been silent for deadtime and
+// a ping round (every max(keepalive, 1s), each ping waiting ping-timeout) has
+// found no target; the survivor declares the peer dead after deadtime. The
+// grace covers the difference and the immediate stop.
+func DefaultIsolationGrace(keepalive, pingTimeout, deadtime time.Duration) time.Duration {
+	round := max(keepalive, time.Second) + pingTimeout
+	return max(0, round-deadtime) + isolationStopBudget
 }
