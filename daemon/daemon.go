@@ -344,17 +344,19 @@ func (d *Daemon) coreConfig(forceMain bool) core.Config {
 	p := d.plan
 	cfg := core.Config{
 		Self: d.self, Peer: d.peer, Epoch: d.epoch,
-		Links:           d.linkNames(),
-		KeepaliveTicks:  p.Ticks.Keepalive,
-		WarnTicks:       p.Ticks.Warn,
-		DeadTicks:       p.Ticks.Dead,
-		InitdeadTicks:   p.Ticks.Initdead,
-		AutoFailback:    p.Failover.AutoFailback,
-		PingConfigured:  len(p.Failover.PingTargets) > 0,
-		MaxTakeovers:    p.Failover.MaxTakeovers,
-		FlapWindowTicks: p.Ticks.FlapWindow,
-		ForceMain:       forceMain,
-		PeerProbe:       p.Peer(d.self).PublicAddr != "",
+		Links:               d.linkNames(),
+		KeepaliveTicks:      p.Ticks.Keepalive,
+		WarnTicks:           p.Ticks.Warn,
+		DeadTicks:           p.Ticks.Dead,
+		InitdeadTicks:       p.Ticks.Initdead,
+		AutoFailback:        p.Failover.AutoFailback,
+		PingConfigured:      len(p.Failover.PingTargets) > 0,
+		MaxTakeovers:        p.Failover.MaxTakeovers,
+		FlapWindowTicks:     p.Ticks.FlapWindow,
+		ForceMain:           forceMain,
+		PeerProbe:           p.Peer(d.self).PublicAddr != "",
+		IsolationStop:       p.Failover.OnIsolation == "stop",
+		IsolationGraceTicks: p.Ticks.IsolationGrace,
 	}
 	tick := p.Timing.Tick
 	for _, g := range p.Groups {
@@ -478,7 +480,7 @@ func (d *Daemon) do(ctx context.Context, acts []core.Action) bool {
 		case core.StartGroup:
 			d.startGroup(ctx, a)
 		case core.StopGroup:
-			d.stopGroup(ctx, a.Group)
+			d.stopGroup(ctx, a)
 		case core.RestartResource:
 			d.restart(ctx, a)
 		case core.FencePeer:
@@ -576,7 +578,14 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 	if a.Force {
 		ctx = resources.WithForce(ctx)
 	}
+	losing := "" // another group whose resources may still run here, cut off
+	for _, gs := range d.m.Status().Groups {
+		if gs.Name != g.Name && (gs.Role == core.Failed.String() || gs.Role == core.Stopping.String()) {
+			losing = gs.Name
+		}
+	}
 	go func() {
+		d.liftSelfFence(ctx, g.Name, losing)
 		began := time.Now()
 		err := d.scheduler(g.Name).Start(ctx, g, d.res[g.Name])
 		d.metrics.opSeconds.WithLabelValues(g.Name, "start", result(err)).Observe(time.Since(began).Seconds())
@@ -618,9 +627,14 @@ func (d *Daemon) logGates(g dsl.Group) {
 	}
 }
 
-func (d *Daemon) stopGroup(ctx context.Context, group string) {
+func (d *Daemon) stopGroup(ctx context.Context, a core.StopGroup) {
+	group := a.Group
 	g := d.groups[group]
 	d.busy[group] = true
+	if a.Immediate {
+		d.log.Warn("immediate stop: domains are destroyed, not shut down", "group", group, "why", "this node is isolated; its peer takes the group over")
+		ctx = resources.WithImmediateStop(ctx)
+	}
 	go func() {
 		began := time.Now()
 		err := d.scheduler(group).Stop(ctx, g, d.res[group])

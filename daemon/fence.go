@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"xhad/dsl"
 	"xhad/fence"
@@ -106,5 +107,38 @@ func (f *planFencer) Fences(ctx context.Context) ([]fence.Fence, error) {
 func (d *Daemon) selfFence(ctx context.Context, groups []string, why string) {
 	if err := d.fence.SelfFence(ctx, why); err != nil {
 		d.log.Error("self fence failed", "group", strings.Join(groups, ","), "why", err.Error())
+	}
+}
+
+// liftSelfFence removes a self fence left by an earlier loss (a split brain
+// resolved, an isolation, a FAILED stop an operator has since dealt with)
+// when this node starts group: it now holds it, through the handshake or
+// after fencing its peer, and its domains must reach their clients. The
+// fence stays while another group is FAILED or stopping here, since its
+// domains may still run; the log says so.
+func (d *Daemon) liftSelfFence(ctx context.Context, group, losing string) {
+	if !d.plan.Fencing.SelfFence {
+		return
+	}
+	fences, err := d.fence.Fences(ctx)
+	if err != nil {
+		d.log.Warn("cannot read the fences before starting; a self fence would stay", "group", group, "why", err.Error())
+		return
+	}
+	for _, f := range fences {
+		if f.Kind != fence.KindSelf {
+			continue
+		}
+		if losing != "" {
+			d.log.Warn("self fence kept: group "+losing+" may still run here; the service of "+group+" stays cut until `xhad unfence --self`",
+				"group", group, "why", f.Why)
+			return
+		}
+		if err := d.fence.Unfence(ctx, false, true); err != nil {
+			d.log.Error("cannot lift the self fence; the group's service stays cut until `xhad unfence --self`", "group", group, "why", err.Error())
+			return
+		}
+		d.log.Warn("self fence lifted: this node now holds the group", "group", group, "why", "installed since "+f.Since.Format(time.RFC3339)+" because: "+f.Why)
+		return
 	}
 }

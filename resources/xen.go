@@ -100,8 +100,21 @@ func (x *Xen) Start(ctx context.Context) error {
 	return fmt.Errorf("%s: domain is %s after xl create", what, st.Detail)
 }
 
+type immediateKey struct{}
+
+// WithImmediateStop marks a stop as immediate: an isolated node gives its
+// groups up to the peer, its domains' disks no longer replicate, and a
+// graceful shutdown would only keep two copies running longer. Xen domains
+// are destroyed without `xl shutdown` first.
+func WithImmediateStop(ctx context.Context) context.Context {
+	return context.WithValue(ctx, immediateKey{}, true)
+}
+
+func immediate(ctx context.Context) bool { v, _ := ctx.Value(immediateKey{}).(bool); return v }
+
 // Stop shuts the domain down, destroys it if it does not go in time, and
-// returns nil only once `xl list DOM` says it no longer exists.
+// returns nil only once `xl list DOM` says it no longer exists. An
+// immediate stop (WithImmediateStop) destroys it at once.
 func (x *Xen) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, x.stopTimeout())
 	defer cancel()
@@ -115,12 +128,15 @@ func (x *Xen) Stop(ctx context.Context) error {
 		return nil
 	}
 
-	_, shutErr := x.exec(ctx, x.xl, "shutdown", x.dom())
-	var ee *runner.ExitError
-	if shutErr != nil && errors.As(shutErr, &ee) && strings.Contains(ee.Stderr, "PV control interface not available") {
-		_, shutErr = x.exec(ctx, x.xl, "shutdown", "-F", x.dom())
+	var shutErr error
+	if !immediate(ctx) {
+		_, shutErr = x.exec(ctx, x.xl, "shutdown", x.dom())
+		var ee *runner.ExitError
+		if shutErr != nil && errors.As(shutErr, &ee) && strings.Contains(ee.Stderr, "PV control interface not available") {
+			_, shutErr = x.exec(ctx, x.xl, "shutdown", "-F", x.dom())
+		}
 	}
-	if shutErr == nil || xlNoSuchDomain(shutErr) {
+	if !immediate(ctx) && (shutErr == nil || xlNoSuchDomain(shutErr)) {
 		gone, listErr := x.waitGone(ctx, x.shutdownWait())
 		if gone {
 			return nil

@@ -114,6 +114,7 @@ type xenStopCase struct {
 	// `xl destroy web` has run.
 	destroyWorks bool
 	cancelAfter  time.Duration // the caller cancels after this long; 0 = never
+	immediate    bool          // stop with WithImmediateStop (an isolated node)
 	want         outcome
 	// destroyFrom..destroyBefore bound when the first destroy may run,
 	// measured from the start of Stop; both zero = no destroy at all.
@@ -146,6 +147,10 @@ func TestXenStop(t *testing.T) {
 		{name: "shutdown impossible: destroy at once", shutdown: 30 * time.Second,
 			rules: []rule{on(list, xlRunning), on(shutdown, fail(1, "shutdown failed (rc=-3)")), on(destroy)}, destroyWorks: true,
 			destroyFrom: 0, destroyBefore: time.Nanosecond},
+		{name: "immediate (isolated node): destroyed at once, never shut down", shutdown: 30 * time.Second, immediate: true,
+			rules: []rule{on(list, xlRunning), on(destroy)}, destroyWorks: true,
+			destroyFrom: 0, destroyBefore: time.Nanosecond, callsHave: []string{list, destroy, list}},
+		{name: "immediate, already gone", immediate: true, rules: []rule{on(list, xlGone)}, callsHave: []string{list}},
 		{name: "domain vanished before shutdown", shutdown: 30 * time.Second,
 			rules:     []rule{on(list, xlRunning, xlGone), on(shutdown, fail(1, "web is an invalid domain identifier (rc=-6)"))},
 			callsHave: []string{list, shutdown, list}},
@@ -178,6 +183,9 @@ func TestXenStop(t *testing.T) {
 				res := mustNew(t, xenSpec(tt.shutdown, stopTimeout), dsl.Tools{}, f)
 				res.(*Xen).PollInterval = poll
 				ctx := context.Background()
+				if tt.immediate {
+					ctx = WithImmediateStop(ctx)
+				}
 				if tt.cancelAfter > 0 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithCancel(ctx)

@@ -148,7 +148,7 @@ func (c *cluster) apply(n *hnode, acts []Action) {
 			n.running[a.Group] = true // resources come up from now on
 			n.ops = append(n.ops, hop{op: OpStart, group: a.Group, doneAt: c.now + c.opTicks})
 		case StopGroup:
-			c.printf("%s: stop %s", n.name, a.Group)
+			c.printf("%s: stop %s%s", n.name, a.Group, map[bool]string{true: " (immediate)"}[a.Immediate])
 			n.ops = append(n.ops, hop{op: OpStop, group: a.Group, doneAt: c.now + c.opTicks})
 		case RestartResource:
 			c.printf("%s: restart %s/%s", n.name, a.Group, a.Resource)
@@ -406,19 +406,21 @@ func atoi(s string, def int) int {
 }
 
 // clusterFromArgs builds a cluster from a `cluster` command line:
-// cluster a b groups=main:pref=b,web links=udp,serial keepalive=1 warn=3 dead=5 initdead=20 ops=2
+// cluster a b groups=main:pref=b,web links=udp,serial keepalive=1 warn=3 dead=5 initdead=20 ops=2 ping=on isolation=stop grace=8
 func clusterFromArgs(words []string) *cluster {
 	kv := parseKV(words[2:])
 	cfg := Config{
-		KeepaliveTicks:  atoi(kv["keepalive"], 1),
-		WarnTicks:       atoi(kv["warn"], 3),
-		DeadTicks:       atoi(kv["dead"], 5),
-		InitdeadTicks:   atoi(kv["initdead"], 20),
-		AutoFailback:    kv["failback"] == "on",
-		PingConfigured:  kv["ping"] == "on",
-		MaxTakeovers:    atoi(kv["max-takeovers"], 0),
-		FlapWindowTicks: atoi(kv["window"], 1000),
-		PeerProbe:       kv["probe"] == "on",
+		KeepaliveTicks:      atoi(kv["keepalive"], 1),
+		WarnTicks:           atoi(kv["warn"], 3),
+		DeadTicks:           atoi(kv["dead"], 5),
+		InitdeadTicks:       atoi(kv["initdead"], 20),
+		AutoFailback:        kv["failback"] == "on",
+		PingConfigured:      kv["ping"] == "on",
+		MaxTakeovers:        atoi(kv["max-takeovers"], 0),
+		FlapWindowTicks:     atoi(kv["window"], 1000),
+		PeerProbe:           kv["probe"] == "on",
+		IsolationStop:       kv["isolation"] == "stop",
+		IsolationGraceTicks: atoi(kv["grace"], 0),
 	}
 	links := kv["links"]
 	if links == "" {

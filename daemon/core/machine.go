@@ -15,6 +15,7 @@ type group struct {
 	want       bool // operator takeover pending
 	force      bool // ... with --force
 	yield      bool // handed to the peer (one-shot)
+	isolated   bool // ... because this node was isolated (for the message)
 	ineligible bool // last start here failed or was refused
 	failedAt   int  // tick of the last failed start
 	stopAfter  bool // stop as soon as the start in flight finishes
@@ -49,6 +50,7 @@ type Machine struct {
 	peerAlive   bool
 	peerLeft    bool // said goodbye
 	deadReason  string
+	deadAt      int  // tick the peer was declared dead
 	fencing     bool // FencePeer in flight
 	fenced      bool // FencePeer succeeded during this peer-dead episode
 	fenceFailed string
@@ -401,7 +403,7 @@ func (m *Machine) command(c Command) {
 		}
 		m.report(Info, "", "takeover", "taking every group over", why)
 		for _, g := range m.groups {
-			g.yield, g.ineligible, g.stopAfter = false, false, false
+			g.yield, g.isolated, g.ineligible, g.stopAfter = false, false, false, false
 			switch g.role {
 			case Standby:
 				g.want, g.force = true, c.Force
@@ -449,6 +451,13 @@ func (m *Machine) updateLinks() {
 		m.fenced, m.fencing, m.fenceFailed = false, false, ""
 		m.episodeCounted = false
 		m.probing, m.probed = false, false
+		// A group given up while isolated was handed to the peer for the
+		// isolation only: now that both talk, the handshake decides.
+		for _, g := range m.groups {
+			if g.isolated {
+				g.yield, g.isolated = false, false
+			}
+		}
 		return
 	}
 	if !m.peerKnown {
@@ -458,12 +467,12 @@ func (m *Machine) updateLinks() {
 	if m.peerLeft {
 		why = "peer said goodbye"
 	}
-	m.deadReason = why
+	m.deadReason, m.deadAt = why, m.now
 	m.report(Warn, "", "peer-dead", fmt.Sprintf("peer %s is gone", m.cfg.Peer), why)
 	// One-shot moves end with the peer: what it was handed or refused here
 	// may be taken back now that nobody else can run it.
 	for _, g := range m.groups {
-		g.yield, g.ineligible = false, false
+		g.yield, g.isolated, g.ineligible = false, false, false
 	}
 }
 
@@ -592,6 +601,9 @@ func (m *Machine) decideAlone(g *group) {
 	case !m.peerKnown && !g.want && m.now < m.cfg.DeadTicks:
 		m.block(g, Info, "force-main: listening for a living peer for deadtime first")
 		return
+	case g.yield && !g.want && g.isolated:
+		m.block(g, Warn, fmt.Sprintf("given up while isolated; peer %s has probably taken it over: not taking it back before hearing the peer again (xhad takeover to override)", m.cfg.Peer))
+		return
 	case g.yield && !g.want:
 		m.block(g, Info, "handed to the peer by an operator; the peer is gone (xhad takeover to take it back)")
 		return
@@ -647,6 +659,11 @@ func (m *Machine) decideAlone(g *group) {
 			}
 		}
 	}
+	if automatic && !m.peerLeft && m.cfg.PingConfigured && m.cfg.IsolationStop &&
+		m.now-m.deadAt < m.cfg.IsolationGraceTicks {
+		m.block(g, Info, fmt.Sprintf("giving peer %s isolation-grace (%d ticks) to stop in case it is alive but isolated", m.cfg.Peer, m.cfg.IsolationGraceTicks))
+		return
+	}
 	if !m.peerLeft && !m.fenced {
 		if !m.fencing && m.now >= m.fenceRetry {
 			m.fencing = true
@@ -690,6 +707,7 @@ const flapMsg = "anti-flapping hold: staying put until an operator acknowledges 
 
 func (m *Machine) decideActive(g *group) {
 	if !m.peerAlive {
+		m.decideIsolated(g)
 		return
 	}
 	name := g.cfg.Name
@@ -724,6 +742,30 @@ func (m *Machine) decideActive(g *group) {
 		g.yield = true
 		m.stop(g, fmt.Sprintf("auto-failback: %s is the preferred node and is back", m.cfg.Peer))
 	}
+}
+
+// isolation: the tie-breaker says this node, not the peer, lost the network.
+func (m *Machine) isolated() bool {
+	return m.cfg.PingConfigured && m.cfg.IsolationStop && m.peerKnown && !m.peerLeft &&
+		m.pingKnown && !m.pingReachable
+}
+
+// decideIsolated: an active node whose peer is silent on every link. If no
+// ping target answers either, this node is probably the one cut off, and the
+// peer (which reaches them) is about to take the group over after
+// isolation-grace: self-fence and stop at once.
+func (m *Machine) decideIsolated(g *group) {
+	if !m.isolated() {
+		return
+	}
+	why := fmt.Sprintf("isolated: peer %s silent on every link and no ping target reachable; the peer takes the group over after isolation-grace", m.cfg.Peer)
+	m.report(Error, g.cfg.Name, "isolated", "giving up the group: self-fence, destroy, stop", why)
+	m.out = append(m.out, SelfFence{Groups: []string{g.cfg.Name}, Why: why})
+	// Handed to the peer: not taken back by this node before it has heard
+	// the peer again (the peer-dead episode that isolated it is not over).
+	g.yield, g.isolated, g.blocked = true, true, ""
+	m.setRole(g, Stopping, why)
+	m.out = append(m.out, StopGroup{Group: g.cfg.Name, Immediate: true})
 }
 
 // start begins a takeover: the new generation is published (after being

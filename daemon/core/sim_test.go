@@ -74,6 +74,12 @@ func runSim(seed int64, steps int) error {
 	if rng.Intn(2) == 0 {
 		args = append(args, "probe=on")
 	}
+	if rng.Intn(2) == 0 {
+		args = append(args, "ping=on")
+		if rng.Intn(2) == 0 {
+			args = append(args, "isolation=stop", fmt.Sprintf("grace=%d", rng.Intn(12)))
+		}
+	}
 	c := clusterFromArgs(args)
 	var log []string
 	note := func(s string) { log = append(log, fmt.Sprintf("%d: %s", c.now, s)) }

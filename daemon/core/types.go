@@ -70,6 +70,13 @@ type Config struct {
 	// Before taking over from a silent peer the daemon pings it there
 	// (ProbePeer); a peer host that answers is partitioned, not dead.
 	PeerProbe bool
+	// IsolationStop (with PingConfigured): an active node that finds the
+	// peer silent on every link and no ping target reachable is probably
+	// the isolated one: it self-fences and stops its groups at once. Its
+	// peer, in turn, waits IsolationGraceTicks after declaring it dead
+	// before an automatic takeover, so that it has stopped.
+	IsolationStop       bool
+	IsolationGraceTicks int
 }
 
 // GroupState is one group as a node publishes it in its heartbeats.
@@ -251,7 +258,13 @@ type StartGroup struct {
 }
 
 // StopGroup: stop a group's resources in reverse order; report GroupDone.
-type StopGroup struct{ Group string }
+type StopGroup struct {
+	Group string
+	// Immediate: this node is isolated and its peer is taking the group
+	// over; domains are destroyed, not shut down (their disks no longer
+	// replicate, so a graceful shutdown only prolongs two copies running).
+	Immediate bool
+}
 
 // RestartResource: start a failed resource again; report RestartDone.
 type RestartResource struct{ Group, Resource string }

@@ -433,3 +433,97 @@ func TestReloadFailingValidation(t *testing.T) {
 	}
 	serviceOn(t, b, "a")
 }
+
+// appendConfig adds TOML to both nodes' configuration files (before the
+// daemons start).
+func appendConfig(t *testing.T, b *netbed.Bed, toml string) {
+	t.Helper()
+	for _, n := range []*netbed.Node{b.A, b.B} {
+		f, err := os.OpenFile(n.Config, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString(toml)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestIsolatedActiveStepsDown: every link cut while both daemons live, the
+// active's public side with them, so that it reaches neither its peer nor
+// the ping target (the client's address, standing in for the gateway).
+// The active is the isolated one: it self-fences and destroys its domain at
+// once; the standby, which still reaches the ping target, waits
+// isolation-grace, fences and takes over. At no instant do both run the
+// domain or hold DRBD primary (the journal check). After the heal the old
+// active rejoins as STANDBY, self-fenced, and when the group is handed back
+// to it the self fence is lifted and the service answers from it.
+func TestIsolatedActiveStepsDown(t *testing.T) {
+	b := newBed(t, netbed.Options{})
+	appendConfig(t, b, fmt.Sprintf("\n[failover]\nping-targets = [%q]\nping-timeout = \"500ms\"\n", b.ClientIP))
+	startPair(t, b)
+	testbed.WaitFor(t, wait, "both nodes to reach the ping target", func() (bool, string) {
+		return b.A.Log.Contains("reachable=true") && b.B.Log.Contains("reachable=true"), b.A.Log.Tail(2) + b.B.Log.Tail(2)
+	})
+	b.Isolate(b.A)
+	b.Sim("disconnect", "r0") // DRBD's replication ran over the dedicated link
+	testbed.WaitFor(t, wait, "a to give the group up as the isolated node", func() (bool, string) {
+		role, _, waiting, _, seen := group(b.A)
+		return role == "STANDBY" && strings.Contains(waiting, "isolated"), seen
+	})
+	if !b.A.Log.Contains("immediate stop") {
+		t.Errorf("a did not log the immediate stop:\n%s", b.A.Log.Tail(30))
+	}
+	if tables, err := b.Tables(b.A); err != nil || !contains(tables, "xhad") {
+		t.Errorf("a's namespace after the isolation has tables %v (%v); want the self fence in table xhad", tables, err)
+	}
+	b.B.WaitRole("main", "ACTIVE", wait)
+	if !b.B.Log.Contains("isolation-grace") {
+		t.Errorf("b did not log its isolation-grace wait:\n%s", b.B.Log.Tail(30))
+	}
+	expectOn(t, b, "web", "b")
+	j := b.Sim("journal")
+	if !strings.Contains(j, "destroy") || strings.Contains(j, "shutdown") {
+		t.Errorf("the isolated node's domain was not destroyed at once (want a destroy and no shutdown):\n%s", j)
+	}
+
+	b.Unisolate(b.A)
+	b.Sim("connect", "r0")
+	// a wrote to its disk between the cut and the destroy, b since its
+	// promotion: DRBD sees a split brain and stays disconnected. The
+	// operator's recovery (or after-sb-1pri discard-secondary) throws the
+	// isolated node's unreplicated writes away.
+	if j := b.Sim("journal"); !strings.Contains(j, "split-brain") {
+		t.Fatalf("DRBD reconnected without a split brain after both sides wrote:\n%s", j)
+	}
+	for _, c := range [][]string{{"a", "connect", "--discard-my-data", "r0"}, {"b", "connect", "r0"}} {
+		if out, err := b.Tool(c[0], "sim", append([]string{"drbdadm"}, c[1:]...)...); err != nil {
+			t.Fatalf("drbdadm %v on %s: %v: %s", c[1:], c[0], err, out)
+		}
+	}
+	testbed.WaitFor(t, wait, "DRBD resynced from b", func() (bool, string) {
+		out, err := b.Tool("a", "sim", "drbdadm", "dstate", "r0")
+		return err == nil && strings.HasPrefix(out, "UpToDate/UpToDate"), fmt.Sprint(out, err)
+	})
+	b.A.WaitPeer(true, wait)
+	b.B.WaitPeer(true, wait)
+	serviceOn(t, b, "b")
+	b.A.WaitHeartbeats("udp", 10, wait)
+	if role, seen := b.A.Role("main"); role != "STANDBY" {
+		t.Fatalf("the old active after the heal: %s, want STANDBY", seen)
+	}
+	expectOn(t, b, "web", "b")
+
+	// Hand the group back: a starts it and lifts its own self fence.
+	b.B.Signal(syscall.SIGHUP)
+	b.A.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "a")
+	expectOn(t, b, "web", "a")
+	if !b.A.Log.Contains("self fence lifted") {
+		t.Errorf("a did not log the lifted self fence:\n%s", b.A.Log.Tail(30))
+	}
+}
