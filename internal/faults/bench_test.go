@@ -19,7 +19,8 @@ import (
 // service address is silent when the active host dies (kill: links down and
 // kill -9 at once) and when it loses every link while its daemon lives on
 // (cut), for xhad with the default timing (keepalive 500ms, deadtime 3s)
-// and a tight one (keepalive 10ms, deadtime 50ms), and for keepalived
+// and a tight one (keepalive 10ms, deadtime 50ms, ping-timeout 100ms for
+// the partition check), and for keepalived
 // (VRRPv3 on the public segment) with advert_int 1 and 0.01. Each
 // measurement prints one line; nothing is asserted. Then idle CPU and RSS
 // of each daemon over a period. XHAD_BENCH_TRIALS (default 20) and
@@ -42,14 +43,14 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		idle = d
 	}
-	timings := []struct{ name, keepalive, deadtime, advert string }{
-		{"default", "500ms", "3s", "1"},
-		{"tight", "10ms", "50ms", "0.01"},
+	timings := []struct{ name, keepalive, deadtime, pingTimeout, advert string }{
+		{"default", "500ms", "3s", "1s", "1"},
+		{"tight", "10ms", "50ms", "100ms", "0.01"},
 	}
 	for _, tm := range timings {
 		for _, how := range []string{"kill", "cut"} {
 			b.Run("xhad/"+tm.name+"/"+how, func(b *testing.B) {
-				benchXhad(b, tm.name, tm.keepalive, tm.deadtime, how, trials, idle)
+				benchXhad(b, tm.name, tm.keepalive, tm.deadtime, tm.pingTimeout, how, trials, idle)
 			})
 		}
 	}
@@ -115,8 +116,9 @@ func idleUsage(b *testing.B, bed *netbed.Bed, label string, period time.Duration
 	}
 }
 
-func benchXhad(b *testing.B, timing, keepalive, deadtime, how string, trials int, idle time.Duration) {
-	bed := netbed.New(b, netbed.Options{Keepalive: keepalive, Deadtime: deadtime, Initdead: "3s"})
+func benchXhad(b *testing.B, timing, keepalive, deadtime, pingTimeout, how string, trials int, idle time.Duration) {
+	bed := netbed.New(b, netbed.Options{Keepalive: keepalive, Deadtime: deadtime, Initdead: "3s",
+		Extra: fmt.Sprintf("[failover]\nping-timeout = %q\n", pingTimeout)})
 	const wait = 60 * time.Second
 	bed.A.Start()
 	bed.B.Start()
@@ -185,7 +187,7 @@ func benchXhad(b *testing.B, timing, keepalive, deadtime, how string, trials int
 		})
 		testbed.WaitFor(b, wait, "service on "+sb.Name, func() (bool, string) { return bed.ServiceOn(sb.Name) })
 	}
-	summary(b, fmt.Sprintf("daemon=xhad timing=%s how=%s keepalive=%s deadtime=%s", timing, how, keepalive, deadtime), lat, failed)
+	summary(b, fmt.Sprintf("daemon=xhad timing=%s how=%s keepalive=%s deadtime=%s ping-timeout=%s", timing, how, keepalive, deadtime, pingTimeout), lat, failed)
 }
 
 const keepalivedConf = `global_defs {
