@@ -527,3 +527,122 @@ func TestIsolatedActiveStepsDown(t *testing.T) {
 		t.Errorf("a did not log the lifted self fence:\n%s", b.A.Log.Tail(30))
 	}
 }
+
+// editConfig rewrites both nodes' configuration files (before the daemons
+// start) with edit(node, text).
+func editConfig(t *testing.T, b *netbed.Bed, edit func(n *netbed.Node, text string) string) {
+	t.Helper()
+	for _, n := range []*netbed.Node{b.A, b.B} {
+		old, err := os.ReadFile(n.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := edit(n, string(old))
+		if text == string(old) {
+			t.Fatalf("the edit changed nothing in %s", n.Config)
+		}
+		if err := os.WriteFile(n.Config, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSIGSTOPWithoutPartitionCheck: the active daemon is stopped past
+// deadtime on hosts without public-address, so the standby cannot tell a
+// hung daemon from a dead host. Without a watchdog, DRBD itself refuses
+// the second promotion (the stopped node is still Primary and connected):
+// no second copy, and after SIGCONT the old active carries on and nobody
+// fights. With a hardware watchdog (timeout 1s < deadtime 2s), the stopped
+// loop stops petting it, the watchdog resets the host before the standby's
+// deadtime ends, and the standby takes over; the host comes back STANDBY.
+func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
+	for _, withWatchdog := range []bool{false, true} {
+		t.Run(fmt.Sprintf("watchdog=%v", withWatchdog), func(t *testing.T) {
+			o := netbed.Options{Deadtime: "2s", Initdead: "4s"}
+			if withWatchdog {
+				o.Fencing = "watchdog-device = \"WATCHDOG\"\nwatchdog-timeout = \"1s\""
+			}
+			b := newBed(t, o)
+			dogs := map[string]*netbed.FakeWatchdog{}
+			if withWatchdog {
+				dogs["a"], dogs["b"] = b.FakeWatchdog(b.A, time.Second), b.FakeWatchdog(b.B, time.Second)
+			}
+			editConfig(t, b, func(n *netbed.Node, text string) string {
+				var keep []string
+				for _, line := range strings.Split(text, "\n") {
+					if !strings.HasPrefix(line, "public-address") {
+						keep = append(keep, line)
+					}
+				}
+				text = strings.Join(keep, "\n")
+				if withWatchdog {
+					text = strings.Replace(text, `"WATCHDOG"`, fmt.Sprintf("%q", dogs[n.Name].Path), 1)
+				}
+				return text
+			})
+			startPair(t, b)
+			if withWatchdog {
+				testbed.WaitFor(t, wait, "a to pet its watchdog", func() (bool, string) {
+					return dogs["a"].Pets() > 0 && b.A.Log.Contains("hardware watchdog armed"), fmt.Sprint(dogs["a"].Pets(), " pets")
+				})
+			}
+			b.A.Signal(syscall.SIGSTOP)
+			if !withWatchdog {
+				testbed.WaitFor(t, wait, "b to see a dead and be refused by DRBD", func() (bool, string) {
+					role, alive, _, inel, seen := group(b.B)
+					return role == "STANDBY" && !alive && inel, seen
+				})
+				expectOn(t, b, "web", "a")
+				serviceOn(t, b, "a")
+				b.A.Signal(syscall.SIGCONT)
+				b.B.WaitPeer(true, wait)
+				b.B.WaitHeartbeats("udp", 20, wait)
+				for _, c := range []struct {
+					n    *netbed.Node
+					role string
+				}{{b.A, "ACTIVE"}, {b.B, "STANDBY"}} {
+					if role, seen := c.n.Role("main"); role != c.role {
+						t.Fatalf("after SIGCONT: %s, want %s", seen, c.role)
+					}
+				}
+				if !b.A.Log.Contains("stalled") {
+					t.Errorf("a did not log its stall:\n%s", b.A.Log.Tail(20))
+				}
+				expectOn(t, b, "web", "a")
+				serviceOn(t, b, "a")
+				return
+			}
+			var fired time.Time
+			select {
+			case fired = <-dogs["a"].Expired:
+			case <-time.After(wait):
+				t.Fatalf("a's watchdog did not expire within %s after SIGSTOP (%d pets)", wait, dogs["a"].Pets())
+			}
+			// The reset comes before b's deadtime ends: b has not acted.
+			if role, seen := b.B.Role("main"); role != "STANDBY" {
+				t.Fatalf("b when a's watchdog fired: %s, want STANDBY", seen)
+			}
+			expectOn(t, b, "web", "a")
+			b.CrashHost(b.A) // the watchdog resets a's host
+			b.B.WaitRole("main", "ACTIVE", wait)
+			serviceOn(t, b, "b")
+			expectOn(t, b, "web", "b")
+			t.Logf("a's watchdog fired; b served %s later", time.Since(fired).Round(time.Millisecond))
+			testbed.WaitFor(t, wait, "b to arm its own watchdog", func() (bool, string) {
+				return dogs["b"].Pets() > 0, fmt.Sprint(dogs["b"].Pets(), " pets")
+			})
+			armedBefore := strings.Count(b.A.Log.String(), "hardware watchdog armed")
+			b.BootHost(b.A)
+			b.A.Start()
+			b.A.WaitPeer(true, wait)
+			b.A.WaitHeartbeats("udp", 10, wait)
+			if role, seen := b.A.Role("main"); role != "STANDBY" {
+				t.Fatalf("a after the reset: %s, want STANDBY", seen)
+			}
+			if strings.Count(b.A.Log.String(), "hardware watchdog armed") != armedBefore {
+				t.Errorf("a armed its watchdog again while STANDBY:\n%s", b.A.Log.Tail(20))
+			}
+			expectOn(t, b, "web", "b")
+		})
+	}
+}
