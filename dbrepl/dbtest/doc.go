@@ -8,4 +8,12 @@
 // a child of the test process: it is stopped by PID and reaped, and
 // t.Cleanup stops whatever still runs. Require skips a test that cannot run
 // here (not root, binaries missing) and fails it when CI=true.
+//
+// StartMariaDBPairWith places the MariaDB servers elsewhere: each inside a
+// network namespace (`ip netns exec NS start-stop-daemon ...`), bound to an
+// address of that namespace (e.g. its end of a dedicated link, so that
+// replication runs over that link), with the accounts also granted to a
+// host pattern such as the link's subnet. The test process reaches a
+// namespaced server over its unix socket (filesystem sockets cross network
+// namespaces; TCP to the namespace's addresses does not).
 package dbtest

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ const (
 	MariaDBInstall = "/usr/bin/mariadb-install-db"
 )
 
-// Accounts created on both MariaDB servers (host 127.0.0.1).
+// Accounts created on both MariaDB servers (host 127.0.0.1, and for a
+// namespaced pair also localhost and MariaDBOptions.GrantHost).
 const (
 	MariaDBAdmin = "admin" // ALL WITH GRANT OPTION; password adminpass
 	MariaDBHA    = "ha"    // the daemon's account; password hapass
@@ -32,16 +35,42 @@ const (
 
 // MariaDBNode is one server of the pair.
 type MariaDBNode struct {
-	Index    int // 0 or 1
+	Index    int    // 0 or 1
+	Host     string // the address it listens on: 127.0.0.1, or MariaDBOptions.Bind
 	Port     int
+	Netns    string // its network namespace; "" = the test process's own
 	Dir      string
-	ServerID int // 1 or 2, also the GTID domain and auto_increment_offset
+	Socket   string // its unix socket (Dir/mysqld.sock), reachable from any namespace
+	ServerID int    // 1 or 2, also the GTID domain and auto_increment_offset
 	proc     *Proc
 	args     []string
 }
 
-// Addr is host:port.
-func (n *MariaDBNode) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
+// Addr is host:port, as the other server and the daemons reach it.
+func (n *MariaDBNode) Addr() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)) }
+
+// MariaDBOptions place the servers of a pair. The zero value is
+// StartMariaDBPair's: both in the test's namespace on 127.0.0.1, free ports.
+type MariaDBOptions struct {
+	// Netns is the network namespace of each server (an existing
+	// /run/netns name); "" keeps a server in the test's namespace. A
+	// namespaced server is started with `ip netns exec`, and the test talks
+	// to it over its unix socket: the test process cannot reach addresses
+	// inside another namespace by TCP.
+	Netns [2]string
+	// Bind is the address each server listens on and replicates from; it
+	// must be set for a namespaced server (e.g. the dedicated link's
+	// 10.240.X.1 and .2). Default 127.0.0.1.
+	Bind [2]string
+	// Port is the TCP port of both servers; default 3306 when both are
+	// namespaced (each namespace has its own ports), else a free port of
+	// 127.0.0.1 for each.
+	Port int
+	// GrantHost is the account host pattern the accounts (admin, repl, ha,
+	// app) are created for besides 127.0.0.1 and localhost (the unix
+	// socket), e.g. "10.240.7.%" for the link subnet.
+	GrantHost string
+}
 
 // MariaDBPair is two MariaDB servers replicating from each other with GTIDs.
 type MariaDBPair struct {
@@ -54,7 +83,26 @@ type MariaDBPair struct {
 // started in both directions. Database hatest exists.
 func StartMariaDBPair(t testing.TB) *MariaDBPair {
 	t.Helper()
+	return StartMariaDBPairWith(t, MariaDBOptions{})
+}
+
+// StartMariaDBPairWith is StartMariaDBPair with the servers placed by o: for
+// example each inside a host's network namespace, bound to the address of
+// its end of a link, so that replication runs over that link.
+func StartMariaDBPairWith(t testing.TB, o MariaDBOptions) *MariaDBPair {
+	t.Helper()
 	Require(t, []string{MariaDBD, MariaDBInstall}, "mysql")
+	for i := range o.Netns {
+		if o.Netns[i] != "" && o.Bind[i] == "" {
+			t.Fatalf("dbtest: mariadb node %d in namespace %s without a Bind address: set MariaDBOptions.Bind[%d] to an address of that namespace", i, o.Netns[i], i)
+		}
+		if o.Bind[i] == "" {
+			o.Bind[i] = "127.0.0.1"
+		}
+	}
+	if o.Port == 0 && o.Netns[0] != "" && o.Netns[1] != "" {
+		o.Port = 3306
+	}
 	root := t.TempDir()
 	if err := traversable(root); err != nil {
 		t.Fatal(err)
@@ -69,25 +117,42 @@ func StartMariaDBPair(t testing.TB) *MariaDBPair {
 			}
 		}
 	})
+	hosts := []string{"127.0.0.1"}
+	if o.Netns[0] != "" || o.Netns[1] != "" {
+		hosts = append(hosts, "localhost")
+	}
+	if o.GrantHost != "" {
+		hosts = append(hosts, o.GrantHost)
+	}
 	initFile := filepath.Join(root, "init.sql")
-	if err := os.WriteFile(initFile, []byte(mariadbInitSQL), 0o644); err != nil {
+	if err := os.WriteFile(initFile, []byte(mariadbInitSQL(hosts)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	errs := make([]error, 2)
 	for i := range p.Nodes {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
+		port := o.Port
+		if port == 0 {
+			var err error
+			if port, err = freePort(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		n := &MariaDBNode{Index: i, Port: port, Dir: filepath.Join(root, fmt.Sprintf("m%d", i+1)), ServerID: i + 1}
+		dir := filepath.Join(root, fmt.Sprintf("m%d", i+1))
+		n := &MariaDBNode{Index: i, Host: o.Bind[i], Port: port, Netns: o.Netns[i], Dir: dir, Socket: dir + "/mysqld.sock", ServerID: i + 1}
 		p.Nodes[i] = n
 		if err := ownedDir(n.Dir, "mysql", 0o750); err != nil {
 			t.Fatal(err)
 		}
-		n.args = []string{"--no-defaults", "--datadir=" + n.Dir + "/data", "--socket=" + n.Dir + "/mysqld.sock",
-			"--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--pid-file=" + n.Dir + "/mariadbd.pid",
-			"--log-error=" + n.Dir + "/error.log", "--lc-messages-dir=/usr/share/mysql",
+		// A temporary directory of its own: bootstraps of other test
+		// processes (other packages, other sandboxes sharing /tmp) must not
+		// see or remove its temporary tables.
+		if err := ownedDir(n.Dir+"/tmp", "mysql", 0o750); err != nil {
+			t.Fatal(err)
+		}
+		n.args = []string{"--no-defaults", "--datadir=" + n.Dir + "/data", "--socket=" + n.Socket,
+			"--port=" + strconv.Itoa(port), "--bind-address=" + n.Host, "--pid-file=" + n.Dir + "/mariadbd.pid",
+			"--log-error=" + n.Dir + "/error.log", "--lc-messages-dir=/usr/share/mysql", "--tmpdir=" + n.Dir + "/tmp",
 			"--server-id=" + strconv.Itoa(n.ServerID), "--gtid-domain-id=" + strconv.Itoa(n.ServerID),
 			"--log-bin=mysql-bin", "--log-slave-updates", "--binlog-format=ROW", "--gtid-strict-mode=ON",
 			"--auto-increment-increment=2", "--auto-increment-offset=" + strconv.Itoa(n.ServerID),
@@ -97,7 +162,7 @@ func StartMariaDBPair(t testing.TB) *MariaDBPair {
 		// One at a time: concurrent bootstraps collide on temporary tables.
 		func() {
 			_, errs[i] = Run.Run(ctx, runner.Cmd{Path: MariaDBInstall, Args: []string{"--no-defaults", "--user=mysql",
-				"--datadir=" + n.Dir + "/data", "--auth-root-authentication-method=normal", "--skip-test-db"}, Timeout: 120 * time.Second})
+				"--datadir=" + n.Dir + "/data", "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir=" + n.Dir + "/tmp"}, Timeout: 120 * time.Second})
 		}()
 	}
 	for i, err := range errs {
@@ -114,22 +179,35 @@ func StartMariaDBPair(t testing.TB) *MariaDBPair {
 	return p
 }
 
-const mariadbInitSQL = `SET sql_log_bin=0;
-CREATE USER IF NOT EXISTS 'admin'@'127.0.0.1' IDENTIFIED BY 'adminpass';
-GRANT ALL ON *.* TO 'admin'@'127.0.0.1' WITH GRANT OPTION;
-CREATE USER IF NOT EXISTS 'repl'@'127.0.0.1' IDENTIFIED BY 'replpass';
-GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
-CREATE USER IF NOT EXISTS 'ha'@'127.0.0.1' IDENTIFIED BY 'hapass';
-GRANT REPLICA MONITOR, REPLICATION SLAVE ADMIN, READ_ONLY ADMIN, BINLOG MONITOR, CONNECTION ADMIN ON *.* TO 'ha'@'127.0.0.1';
-CREATE USER IF NOT EXISTS 'app'@'127.0.0.1' IDENTIFIED BY 'apppass';
-GRANT ALL ON hatest.* TO 'app'@'127.0.0.1';
-`
+// mariadbInitSQL creates the accounts for each of hosts (MariaDB host
+// patterns); it is not binlogged, each server runs it at every start.
+func mariadbInitSQL(hosts []string) string {
+	var b strings.Builder
+	b.WriteString("SET sql_log_bin=0;\n")
+	for _, h := range hosts {
+		fmt.Fprintf(&b, `CREATE USER IF NOT EXISTS 'admin'@'%[1]s' IDENTIFIED BY 'adminpass';
+GRANT ALL ON *.* TO 'admin'@'%[1]s' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS 'repl'@'%[1]s' IDENTIFIED BY 'replpass';
+GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%[1]s';
+CREATE USER IF NOT EXISTS 'ha'@'%[1]s' IDENTIFIED BY 'hapass';
+GRANT REPLICA MONITOR, REPLICATION SLAVE ADMIN, READ_ONLY ADMIN, BINLOG MONITOR, CONNECTION ADMIN ON *.* TO 'ha'@'%[1]s';
+CREATE USER IF NOT EXISTS 'app'@'%[1]s' IDENTIFIED BY 'apppass';
+GRANT ALL ON hatest.* TO 'app'@'%[1]s';
+`, h)
+	}
+	return b.String()
+}
 
-// DSN is a go-sql-driver DSN for node i as the given account.
+// DSN is a go-sql-driver DSN for node i as the given account, the way the
+// test process reaches it: TCP to Addr, or the unix socket for a server in
+// another network namespace.
 func (p *MariaDBPair) DSN(i int, account string) string {
 	pass := map[string]string{MariaDBAdmin: "adminpass", MariaDBHA: "hapass", MariaDBApp: "apppass"}[account]
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = account, pass, "tcp", p.Nodes[i].Addr(), ""
+	if p.Nodes[i].Netns != "" {
+		cfg.Net, cfg.Addr = "unix", p.Nodes[i].Socket
+	}
 	cfg.Timeout = 2 * time.Second
 	return cfg.FormatDSN()
 }
@@ -190,7 +268,7 @@ func (p *MariaDBPair) Query(t testing.TB, i int, q string, args ...any) string {
 func (p *MariaDBPair) Start(t testing.TB, i int) {
 	t.Helper()
 	n := p.Nodes[i]
-	proc, err := startDaemon(context.Background(), "mysql", n.Dir+"/stdout.log", n.Dir+"/ssd.pid", MariaDBD, n.args...)
+	proc, err := startDaemonIn(context.Background(), n.Netns, "mysql", n.Dir+"/stdout.log", n.Dir+"/ssd.pid", MariaDBD, n.args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +324,7 @@ func (p *MariaDBPair) setupReplication(t testing.TB) {
 	for i := range p.Nodes {
 		other := p.Nodes[1-i]
 		p.Exec(t, i, "STOP SLAVE")
-		p.Exec(t, i, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='repl', MASTER_PASSWORD='replpass', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_DELAY=0", other.Port))
+		p.Exec(t, i, fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='repl', MASTER_PASSWORD='replpass', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_DELAY=0", other.Host, other.Port))
 		p.Exec(t, i, "START SLAVE")
 	}
 	for i := range p.Nodes {
@@ -322,4 +400,31 @@ func (p *MariaDBPair) Reset(t testing.TB) {
 	}
 	p.setupReplication(t)
 	p.WaitSynced(t)
+}
+
+// GroupTOML writes the daemons' credentials file (account ha) into dir and
+// returns an xhad [[group]] "db" whose database resource "maria" guards this
+// pair: node a's server is node 0, b's is node 1, at their Addr. keys are
+// more keys of the resource ("" = max-lag-seconds 10s, catchup-timeout 3s).
+func (p *MariaDBPair) GroupTOML(t testing.TB, dir, keys string) string {
+	t.Helper()
+	cred := filepath.Join(dir, "db.cred")
+	if err := os.WriteFile(cred, []byte(MariaDBHA+":hapass\n"), 0o600); err != nil {
+		t.Fatalf("dbtest: write the database credentials file: %v", err)
+	}
+	if keys == "" {
+		keys = "max-lag-seconds = \"10s\"\n  catchup-timeout = \"3s\""
+	}
+	return fmt.Sprintf(`
+[[group]]
+name = "db"
+
+  [[group.resource]]
+  name = "maria"
+  kind = "database"
+  engine = "mariadb"
+  addresses = { a = %q, b = %q }
+  credentials-file = %q
+  %s
+`, p.Nodes[0].Addr(), p.Nodes[1].Addr(), cred, keys)
 }

@@ -64,12 +64,25 @@ func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
 // startDaemon starts bin as user in the background and returns its process.
 func startDaemon(ctx context.Context, osUser, logFile, pidFile, bin string, args ...string) (*Proc, error) {
+	return startDaemonIn(ctx, "", osUser, logFile, pidFile, bin, args...)
+}
+
+// startDaemonIn is startDaemon inside network namespace netns ("" = this
+// process's own): `ip netns exec NETNS start-stop-daemon ...`. The server
+// still becomes a child of the test process (a subreaper).
+func startDaemonIn(ctx context.Context, netns, osUser, logFile, pidFile, bin string, args ...string) (*Proc, error) {
 	subreaper.Do(func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
 	_ = os.Remove(pidFile)
 	ssd := []string{"--start", "--background", "--make-pidfile", "--pidfile", pidFile,
 		"--chuid", osUser, "--output", logFile, "--exec", bin, "--"}
-	if _, err := Run.Run(ctx, runner.Cmd{Path: "start-stop-daemon", Args: append(ssd, args...), Timeout: 20 * time.Second}); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+	cmd := runner.Cmd{Path: "start-stop-daemon", Args: append(ssd, args...), Timeout: 20 * time.Second}
+	where := ""
+	if netns != "" {
+		cmd.Path, cmd.Args = "ip", append([]string{"netns", "exec", netns, "start-stop-daemon"}, cmd.Args...)
+		where = " in network namespace " + netns
+	}
+	if _, err := Run.Run(ctx, cmd); err != nil {
+		return nil, fmt.Errorf("start %s%s: %w", bin, where, err)
 	}
 	var pid int
 	err := waitFor(ctx, 10*time.Second, func() (bool, string) {

@@ -17,9 +17,16 @@
 //
 // Every link can be cut and healed in either or both directions (dedicated:
 // link down both ways, an nftables drop in the receiving namespace one way;
-// public: link down; serial: the cable), a daemon killed, stopped, continued
+// public: an nftables drop of the other host's public address; serial: the
+// cable's relay drops that direction's bytes), a daemon killed, stopped, continued
 // or restarted, a host crashed (links down, kill -9, simulator host-crash)
-// and booted. Everything a Bed creates is removed in t.Cleanup, also when
+// and booted. With Options.Database each host also runs a MariaDB server in
+// its namespace on its dl0 address, the two replicating from each other over
+// dl0, guarded by a second group "db" (a database resource). FakeWatchdog
+// stands in for a host's hardware watchdog (a FIFO that counts down like
+// the kernel's and reports when it would reset the host).
+//
+// Everything a Bed creates is removed in t.Cleanup, also when
 // the test fails. Beds need root: New skips without it, and fails when the
 // environment variable CI=true.
 package netbed

@@ -17,6 +17,7 @@ import (
 	"text/template"
 	"time"
 
+	"xhad/dbrepl/dbtest"
 	"xhad/internal/ptycable"
 	"xhad/internal/runner"
 	"xhad/internal/testbed"
@@ -34,6 +35,8 @@ type Options struct {
 	Fencing                       string   // more keys of the [fencing] table
 	GroupKeys                     string   // more keys of the [[group]] table (e.g. max-restarts = 1)
 	NoDaemonConfig                bool     // write no xhad configuration (a bed for another daemon)
+	Database                      bool     // a MariaDB server per host on its dl0 address, replicating over dl0, and group "db" guarding it (db.go)
+	DatabaseKeys                  string   // keys of the database resource; default max-lag-seconds = "10s", catchup-timeout = "3s"
 }
 
 // Bed is two hosts, a switch and a client in network namespaces.
@@ -54,6 +57,7 @@ type Bed struct {
 	mu    sync.Mutex
 	procs []*Proc
 	cuts  map[cut]bool
+	db    *dbtest.MariaDBPair // Options.Database
 }
 
 // RequireRoot skips the test when not root, and fails it instead when the
@@ -422,7 +426,7 @@ name = "main"
   address = "{{.Service}}/24"
   interface = "pub0"
   lifetime = "{{.Lifetime}}"
-`
+{{.DBGroup}}`
 
 type domain struct{ Name, Config string }
 
@@ -457,6 +461,10 @@ func (b *Bed) writeConfigs(o Options) {
 	if b.Cable != nil {
 		serialA, serialB = b.Cable.PathA, b.Cable.PathB
 	}
+	dbGroup := ""
+	if o.Database {
+		dbGroup = b.startDatabase(o)
+	}
 	tmpl := template.Must(template.New("cfg").Parse(configTemplate))
 	for _, n := range []*Node{b.A, b.B} {
 		n.Dir = filepath.Join(b.Dir, n.Name)
@@ -473,6 +481,7 @@ func (b *Bed) writeConfigs(o Options) {
 			"Warntime": ((dead + ka) / 2).String(), "Fencing": o.Fencing, "Extra": o.Extra,
 			"GroupKeys": o.GroupKeys, "Domains": doms, "ShutdownTimeout": o.ShutdownTimeout,
 			"StopTimeout": (shut + 3*time.Second).String(), "Service": b.ServiceIP, "Lifetime": o.Lifetime,
+			"DBGroup": dbGroup,
 		})
 		if err != nil {
 			t.Fatal(err)
