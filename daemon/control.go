@@ -12,6 +12,7 @@ import (
 	"xhad/daemon/core"
 	"xhad/dsl"
 	"xhad/fence"
+	"xhad/resources"
 )
 
 // reqExpired: nobody waits for the reply of a peer request any more.
@@ -207,6 +208,37 @@ type ResourceReport struct {
 	State     string    `json:"state"`
 	Detail    string    `json:"detail,omitempty"`
 	Since     time.Time `json:"since,omitempty"`
+	// Gate: the replication gate's last verdict of a database resource
+	// here (kept when a refused start is rolled back).
+	Gate *GateReport `json:"gate,omitempty"`
+}
+
+// GateReport is a database resource's last promotion check.
+type GateReport struct {
+	Verdict         string   `json:"verdict"` // allowed, refused or forced
+	Reasons         []string `json:"reasons,omitempty"`
+	LagBytes        int64    `json:"lag-bytes"` // -1 unknown
+	LagSeconds      int64    `json:"lag-seconds"`
+	LagTransactions int64    `json:"lag-transactions"`
+}
+
+func gateReport(r resources.Resource) *GateReport {
+	db, ok := r.(*resources.Database)
+	if !ok {
+		return nil
+	}
+	g := db.LastGate()
+	if g == nil {
+		return nil
+	}
+	v := "refused"
+	switch {
+	case g.Forced:
+		v = "forced"
+	case g.Promotable:
+		v = "allowed"
+	}
+	return &GateReport{Verdict: v, Reasons: g.Reasons, LagBytes: g.LagBytes, LagSeconds: g.LagSeconds, LagTransactions: g.LagTrx}
 }
 
 // FencingReport says which fences are configured and what the core knows.
@@ -262,7 +294,7 @@ func (d *Daemon) report(pending []core.Action) StatusReport {
 				rs.State = "unknown"
 			}
 			gr.Resources = append(gr.Resources, ResourceReport{Name: spec.Name, Kind: string(spec.Kind), Exclusive: spec.Exclusive(),
-				State: rs.State, Detail: rs.Detail, Since: rs.Since})
+				State: rs.State, Detail: rs.Detail, Since: rs.Since, Gate: gateReport(d.res[gs.Name][spec.Name])})
 		}
 		r.Groups = append(r.Groups, gr)
 	}

@@ -2,8 +2,6 @@ package daemon_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,22 +23,7 @@ func TestDatabaseFailoverWithTwoDaemons(t *testing.T) {
 				t.Skip("end-to-end database test")
 			}
 			pair := dbtest.StartMariaDBPair(t)
-			dir := t.TempDir()
-			cred := filepath.Join(dir, "db.cred")
-			if err := os.WriteFile(cred, []byte("ha:hapass\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			groups := fmt.Sprintf(`[[group]]
-name = "db"
-  [[group.resource]]
-  name = "maria"
-  kind = "database"
-  engine = "mariadb"
-  addresses = { a = %q, b = %q }
-  credentials-file = %q
-  max-lag-seconds = "10s"
-  catchup-timeout = "3s"
-`, pair.Nodes[0].Addr(), pair.Nodes[1].Addr(), cred)
+			groups := pair.GroupTOML(t, t.TempDir(), "")
 			p := testbed.NewPair(t, testbed.PairOptions{Serial: true, Groups: groups})
 			p.A.Start()
 			p.B.Start()
@@ -94,7 +77,10 @@ name = "db"
 					return false, err.Error()
 				}
 				g := st.Groups[0]
-				return g.Role == "STANDBY" && g.Ineligible && strings.Contains(p.B.Log.String(), "replication gate refused the promotion"), fmt.Sprintf("%s %q", g.Role, g.Waiting)
+				gate := g.Resources[0].Gate // kept after the rollback, for `xhad status`
+				return g.Role == "STANDBY" && g.Ineligible && strings.Contains(p.B.Log.String(), "replication gate refused the promotion") &&
+						gate != nil && gate.Verdict == "refused" && len(gate.Reasons) > 0,
+					fmt.Sprintf("%s %q gate %+v", g.Role, g.Waiting, gate)
 			})
 			if ro := pair.Query(t, 1, "SELECT @@read_only"); ro != "1" {
 				t.Fatalf("the refused server was opened: read_only=%s", ro)

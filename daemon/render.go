@@ -77,6 +77,13 @@ func RenderStatus(w io.Writer, r StatusReport, now time.Time) error {
 				kind += ", both"
 			}
 			fmt.Fprintf(tw, "  %s (%s)\t%s\t%s\t%s\n", res.Name, kind, res.State, since(res.Since, now), res.Detail)
+			if gt := res.Gate; gt != nil {
+				line := "gate " + gt.Verdict
+				if len(gt.Reasons) > 0 {
+					line += ": " + strings.Join(gt.Reasons, "; ")
+				}
+				fmt.Fprintf(tw, "    \t\t\t%s (lag %s)\n", line, lagText(gt))
+			}
 		}
 	}
 	fmt.Fprintln(tw)
@@ -125,4 +132,21 @@ func sorted(s []string) []string {
 		}
 	}
 	return s
+}
+
+// lagText is a gate's measured lag, unknown parts left out.
+func lagText(g *GateReport) string {
+	var parts []string
+	for _, l := range []struct {
+		v    int64
+		unit string
+	}{{g.LagSeconds, "s"}, {g.LagTransactions, " transactions"}, {g.LagBytes, " bytes"}} {
+		if l.v >= 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", l.v, l.unit))
+		}
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -85,8 +85,8 @@ func (m *Machine) Status() Status {
 		if g.role == Standby || g.role == Failed {
 			gs.Waiting = g.blocked
 		}
-		if p, ok := m.peer.group(g.cfg.Name); ok && m.peerKnown {
-			gs.PeerRole = p.Role.String()
+		if p, ok := m.peer.group(g.cfg.Name); ok && m.peerAlive {
+			gs.PeerRole = p.Role.String() // only while heard: a silent peer's last role is stale
 		}
 		s.Groups = append(s.Groups, gs)
 	}
