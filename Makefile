@@ -39,7 +39,7 @@ fuzz:
 	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZ_OPEN) $(FUZZFLAGS)
 	$(GO) test ./daemon/link -run '^$$' -fuzz '^FuzzDeframe$$' -fuzztime $(FUZZ_DEFRAME) $(FUZZFLAGS)
 
-## bench: benchmarks (numbers go into README.md; the failover benchmark against keepalived needs root and takes ~10 min)
+## bench: benchmarks (numbers go into README.md; the failover benchmark against keepalived needs root and takes ~13 min)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 

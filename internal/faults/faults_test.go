@@ -266,7 +266,8 @@ func TestOneWayLoss(t *testing.T) {
 
 func TestLinkFlapping(t *testing.T) {
 	// The dedicated link goes down and up ten times while the serial line
-	// stays: degraded each time, never a failover.
+	// stays: degraded each time, never a failover. Then both links flap
+	// for a minute, faster than deadtime: nothing moves, nothing restarts.
 	b := newBed(t, netbed.Options{})
 	startPair(t, b)
 	for i := 0; i < 10; i++ {
@@ -284,6 +285,60 @@ func TestLinkFlapping(t *testing.T) {
 		b.B.WaitHeartbeats("serial", 3, wait)
 		b.Heal(netbed.Dedicated, netbed.Both)
 		b.B.WaitHeartbeats("udp", 1, wait)
+	}
+	// Then for a minute (XHAD_FLAP, default 1m): the dedicated link changes
+	// state every 300 ms and the serial cable every 700 ms, so both are
+	// sometimes down together, never for deadtime (1s). The schedule is the
+	// fault itself, not a wait.
+	period := time.Minute
+	if s := os.Getenv("XHAD_FLAP"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("XHAD_FLAP=%q: want a duration", s)
+		}
+		period = d
+	}
+	flapStart := time.Now()
+	udpFlip, serialFlip := time.NewTicker(300*time.Millisecond), time.NewTicker(700*time.Millisecond)
+	udpDown, serialDown, flips := false, false, 0
+	for end := time.After(period); ; flips++ {
+		select {
+		case <-udpFlip.C:
+			if udpDown {
+				b.Heal(netbed.Dedicated, netbed.Both)
+			} else {
+				b.Cut(netbed.Dedicated, netbed.Both)
+			}
+			udpDown = !udpDown
+			continue
+		case <-serialFlip.C:
+			if serialDown {
+				b.Heal(netbed.Serial, netbed.Both)
+			} else {
+				b.Cut(netbed.Serial, netbed.Both)
+			}
+			serialDown = !serialDown
+			continue
+		case <-end:
+		}
+		break
+	}
+	udpFlip.Stop()
+	serialFlip.Stop()
+	b.Heal(netbed.Dedicated, netbed.Both)
+	b.Heal(netbed.Serial, netbed.Both)
+	t.Logf("%d link state changes in %s", flips, time.Since(flapStart).Round(time.Second))
+	b.B.WaitHeartbeats("udp", 10, wait)
+	for _, n := range []*netbed.Node{b.A, b.B} {
+		for _, bad := range []string{"peer-dead", "-> STOPPING", "-> STARTING", "restarting"} {
+			allowed := 0
+			if n == b.A && bad == "-> STARTING" {
+				allowed = 1 // the start-up
+			}
+			if got := strings.Count(n.Log.String(), bad); got > allowed {
+				t.Errorf("%s logged %q %d times (want at most %d):\n%s", n.Name, bad, got, allowed, n.Log.Tail(30))
+			}
+		}
 	}
 	for _, c := range []struct {
 		n    *netbed.Node
