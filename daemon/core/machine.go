@@ -537,8 +537,10 @@ func (m *Machine) decide() {
 				m.decideAlone(g)
 			} else if p, ok := m.peer.group(g.cfg.Name); ok && p.Role.holds() {
 				m.block(g, Warn, fmt.Sprintf("peer %s holds the group too (%s)", m.cfg.Peer, p.Role))
-			} else {
-				m.start(g, "operator takeover of a FAILED group")
+			} else if ok && m.peer.SeenEpoch == m.cfg.Epoch && m.peer.SeenVersion == m.version && p.Grant == m.cfg.Self {
+				// Through the handshake like any start: the peer has
+				// probed and seen this request, and holds nothing.
+				m.start(g, fmt.Sprintf("operator takeover of a FAILED group, granted by peer %s", m.cfg.Peer))
 			}
 		}
 	}
@@ -811,7 +813,8 @@ func (m *Machine) publishedSelf() NodeState {
 	if m.peerAlive && !m.exited {
 		for i := range s.Groups {
 			gs := &s.Groups[i]
-			if gs.Role == Standby {
+			// Not before the probe: what runs here is not known yet.
+			if gs.Role == Standby && m.groups[i].probed {
 				gs.Grant, _ = Grant(m.groups[i].cfg, sideOf(&s, gs.Name), sideOf(&m.peer, gs.Name))
 			}
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	simSeeds = flag.Int("sim.seeds", 100, "number of seeds of the randomized two-node simulation")
+	simSeeds = flag.Int("sim.seeds", 500, "number of seeds of the randomized two-node simulation")
 	simSteps = flag.Int("sim.steps", 10000, "rounds per seed")
 	simSeed  = flag.Int64("sim.seed", 0, "run only this seed (0 = seeds 1..sim.seeds)")
 )

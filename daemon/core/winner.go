@@ -26,7 +26,9 @@ func sideOf(s *NodeState, group string) side {
 }
 
 // Grant returns the node that should start group g when both nodes are alive
-// and both hold it in STANDBY, with the reason, or "" when neither should.
+// and both hold it in STANDBY (or the one that does not is FAILED and an
+// operator asked it to take the group over: it adopts what runs there), with
+// the reason, or "" when neither should.
 // It is symmetric: Grant(g, a, b) == Grant(g, b, a).
 //
 // In order: a node in maintenance never wins; an operator's takeover wins;
@@ -37,7 +39,7 @@ func Grant(g GroupConfig, a, b side) (string, string) {
 	if a.name > b.name {
 		a, b = b, a
 	}
-	if a.role.holds() || b.role.holds() {
+	if a.holdsAgainst() || b.holdsAgainst() {
 		return "", "a node holds the group"
 	}
 	cands := make([]side, 0, 2)
@@ -93,3 +95,8 @@ func Grant(g GroupConfig, a, b side) (string, string) {
 	}
 	return cands[0].name, "lower node name"
 }
+
+// holdsAgainst: the node's role keeps the group from being granted. A FAILED
+// node that an operator asked to take the group over does not: it is the
+// one to start it (adopting whatever of it runs there).
+func (s side) holdsAgainst() bool { return s.role.holds() && !(s.role == Failed && s.want) }
