@@ -2,7 +2,7 @@ package core
 
 import (
 	"fmt"
-	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -39,7 +39,9 @@ type Machine struct {
 	links  map[string]*linkState
 
 	version  uint64
-	lastPub  NodeState // last published state, Version and Seen excluded
+	lastPub  NodeState    // last published state, Version and Seen excluded
+	scratch  []GroupState // reused by flush to compare without allocating
+	names    []string     // sorted link names (linkNames)
 	lastPers Persisted
 	lastSent int
 	sentOnce bool
@@ -477,12 +479,15 @@ func (m *Machine) updateLinks() {
 }
 
 func (m *Machine) linkNames() []string {
-	names := make([]string, 0, len(m.links))
-	for n := range m.links {
-		names = append(names, n)
+	if len(m.names) == len(m.links) {
+		return m.names // links are only ever added
 	}
-	sort.Strings(names)
-	return names
+	m.names = m.names[:0]
+	for n := range m.links {
+		m.names = append(m.names, n)
+	}
+	sort.Strings(m.names)
+	return m.names
 }
 
 // --- decisions ------------------------------------------------------------
@@ -797,12 +802,18 @@ func (m *Machine) peerGen(name string) uint64 {
 
 // publishedSelf is this node's state as it would be published now.
 func (m *Machine) publishedSelf() NodeState {
+	return m.publishInto(nil)
+}
+
+// publishInto is publishedSelf with its groups appended to buf[:0].
+func (m *Machine) publishInto(buf []GroupState) NodeState {
 	s := NodeState{
 		Node:        m.cfg.Self,
 		Epoch:       m.cfg.Epoch,
 		Maintenance: m.maintenance,
 		Leaving:     m.exited && m.shutdown,
 		FlapHold:    m.flapHold,
+		Groups:      buf[:0],
 	}
 	for _, g := range m.groups {
 		s.Groups = append(s.Groups, GroupState{
@@ -822,6 +833,28 @@ func (m *Machine) publishedSelf() NodeState {
 	return s
 }
 
+// samePublished compares two published states, Version and Seen excluded.
+func samePublished(a, b *NodeState) bool {
+	return a.Node == b.Node && a.Epoch == b.Epoch && a.Maintenance == b.Maintenance &&
+		a.Leaving == b.Leaving && a.FlapHold == b.FlapHold && slices.Equal(a.Groups, b.Groups)
+}
+
+// persistChanged reports whether persisted() differs from what was last
+// persisted, without building it.
+func (m *Machine) persistChanged() bool {
+	p := &m.lastPers
+	if p.Epoch != m.cfg.Epoch || p.FlapHold != m.flapHold || len(p.Gens) != len(m.groups) || len(p.Roles) != len(m.groups) {
+		return true
+	}
+	for _, g := range m.groups {
+		gen, ok := p.Gens[g.cfg.Name]
+		if !ok || gen != g.gen || p.Roles[g.cfg.Name] != g.role.String() {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Machine) persisted() Persisted {
 	p := Persisted{Epoch: m.cfg.Epoch, Gens: map[string]uint64{}, Roles: map[string]string{}, FlapHold: m.flapHold}
 	for _, g := range m.groups {
@@ -832,12 +865,14 @@ func (m *Machine) persisted() Persisted {
 }
 
 func (m *Machine) flush(_ bool) []Action {
-	pub := m.publishedSelf()
-	changed := m.bump || !reflect.DeepEqual(pub, m.lastPub)
+	pub := m.publishInto(m.scratch)
+	m.scratch = pub.Groups
+	changed := m.bump || !samePublished(&pub, &m.lastPub)
 	m.bump = false
 	if changed {
 		m.version++
 		m.lastPub = pub
+		m.lastPub.Groups = slices.Clone(pub.Groups)
 	}
 	pub.Version = m.version
 	if m.peerKnown {
@@ -845,9 +880,9 @@ func (m *Machine) flush(_ bool) []Action {
 	}
 	var acts []Action
 	acts = append(acts, m.reports...)
-	if pers := m.persisted(); !reflect.DeepEqual(pers, m.lastPers) {
-		m.lastPers = pers
-		acts = append(acts, Persist{State: pers})
+	if m.persistChanged() {
+		m.lastPers = m.persisted()
+		acts = append(acts, Persist{State: m.lastPers})
 	}
 	// Fences first, then operations, in the order decided.
 	for _, a := range m.out {
@@ -864,6 +899,7 @@ func (m *Machine) flush(_ bool) []Action {
 	due := !m.sentOnce || m.now-m.lastSent >= m.cfg.KeepaliveTicks
 	if changed || seen != m.seenSent || due {
 		m.sentOnce, m.lastSent, m.seenSent = true, m.now, seen
+		pub.Groups = slices.Clone(pub.Groups) // the scratch buffer is reused
 		acts = append(acts, Send{State: pub})
 	}
 	if m.exited && !m.exitSent {
