@@ -183,9 +183,11 @@ func TestOneLinkCutAlone(t *testing.T) {
 			if role, seen := b.A.Role("main"); role != "ACTIVE" {
 				t.Fatalf("a gave up with only %s cut: %s", c.name, seen)
 			}
-			testbed.WaitFor(t, wait, "DEGRADED in b's STATUS=", func() (bool, string) {
-				return b.B.Notify.Has("DEGRADED"), fmt.Sprint(len(b.B.Notify.Messages()), " notify messages")
-			})
+			for _, n := range []*netbed.Node{b.A, b.B} {
+				testbed.WaitFor(t, wait, "DEGRADED in "+n.Name+"'s STATUS=", func() (bool, string) {
+					return n.Notify.Has("DEGRADED"), fmt.Sprint(len(n.Notify.Messages()), " notify messages")
+				})
+			}
 			serviceOn(t, b, "a")
 			b.Heal(c.link, netbed.Both)
 			testbed.WaitFor(t, wait, c.name+" up again at b", func() (bool, string) { return b.B.LinkUp(c.name) })
