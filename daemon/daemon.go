@@ -72,6 +72,7 @@ type Daemon struct {
 
 	busy       map[string]bool // group op or restart in flight
 	monitoring map[string]bool
+	isolating  map[string]bool // groups in an immediate stop because this node is isolated
 	lastStatus string
 	started    time.Time
 	exitErr    error
@@ -114,7 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 		events: make(chan any, 256), recv: make(chan link.Received, 256),
 		requests: make(chan ctlRequest), reloads: make(chan chan error),
 		resState: map[string]resState{}, progress: map[string]string{},
-		busy: map[string]bool{}, monitoring: map[string]bool{}, started: time.Now(),
+		busy: map[string]bool{}, monitoring: map[string]bool{}, isolating: map[string]bool{}, started: time.Now(),
 		pending: map[uint64]*pendingReq{}, answered: map[string]bool{}, sendReply: make(chan []byte, 16),
 	}
 	if d.run == nil {
@@ -572,6 +573,7 @@ func (d *Daemon) setResLocked(name, state, detail string) {
 func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 	g := d.groups[a.Group]
 	d.busy[a.Group] = true
+	delete(d.isolating, a.Group) // an operator's decision ends the isolation's stop
 	if a.Force {
 		d.log.Warn("starting with --force: the database replication gate is overridden", "group", g.Name, "why", "operator takeover --force")
 	}
@@ -634,6 +636,7 @@ func (d *Daemon) stopGroup(ctx context.Context, a core.StopGroup) {
 	if a.Immediate {
 		d.log.Warn("immediate stop: domains are destroyed, not shut down", "group", group, "why", "this node is isolated; its peer takes the group over")
 		ctx = resources.WithImmediateStop(ctx)
+		d.isolating[group] = true
 	}
 	go func() {
 		began := time.Now()
@@ -666,6 +669,9 @@ func (d *Daemon) workerDone(ev core.Event) {
 	switch e := ev.(type) {
 	case core.GroupDone:
 		d.busy[e.Group] = false
+		if e.Op == core.OpStop && e.Err == "" {
+			delete(d.isolating, e.Group) // stopped in time: nothing to reset for
+		}
 		d.mu.Lock()
 		delete(d.progress, e.Group)
 		d.mu.Unlock()

@@ -14,11 +14,19 @@ import (
 // deadtime runs out (the config requires watchdog-timeout < deadtime). When
 // the node holds nothing, and at a clean exit, it is disarmed with the magic
 // close, so a standby node is never reset.
+//
+// An isolated node (core.StopGroup{Immediate}) stops petting at once: if its
+// immediate stop finishes, it holds nothing and the magic close disarms the
+// watchdog in time; if the stop hangs or fails (a domain that cannot be
+// destroyed), the watchdog resets the host before the peer's
+// isolation-grace ends (the config makes the grace long enough), so the peer
+// never starts a second copy.
 type hwWatchdog struct {
-	d       *Daemon
-	wd      *fence.Watchdog
-	lastPet time.Time
-	failed  bool // an open failed: logged once
+	d        *Daemon
+	wd       *fence.Watchdog
+	lastPet  time.Time
+	failed   bool // an open failed: logged once
+	starving bool // not petting: this node is isolated and still holds a group
 }
 
 func (w *hwWatchdog) tick() {
@@ -45,11 +53,19 @@ func (w *hwWatchdog) tick() {
 		w.wd = wd
 		d.log.Info("hardware watchdog armed: this node holds a group", "device", path, "timeout", wd.Timeout().String())
 		w.pet()
+	case holds && len(d.isolating) > 0:
+		if !w.starving {
+			w.starving = true
+			d.log.Error("isolated: no longer petting the hardware watchdog; the host resets unless the immediate stop finishes first",
+				"timeout", w.wd.Timeout().String(), "last-pet", time.Since(w.lastPet).Round(time.Millisecond).String())
+		}
 	case holds:
+		w.starving = false
 		if time.Since(w.lastPet) >= w.wd.Timeout()/4 {
 			w.pet()
 		}
 	case w.wd != nil:
+		w.starving = false
 		w.close("this node holds no group any more")
 	}
 }

@@ -84,6 +84,11 @@ var badConfigs = []struct {
 		want: `x.toml:10:1: failover.isolation-grace: "-1s" is negative; write isolation-grace = "1s"`,
 	},
 	{
+		name: "isolation-grace shorter than the watchdog needs",
+		toml: minimal + "[failover]\nping-targets = [\"192.0.2.254\"]\nisolation-grace = \"2s\"\n[fencing]\nwatchdog-device = \"/dev/watchdog\"\n",
+		want: `x.toml:11:1: failover.isolation-grace: "2s" is too short for the hardware watchdog to reset an isolated node whose stop hangs before its peer takes over: it needs watchdog-timeout (2s) plus how much the ping round outlasts deadtime plus 1s; write isolation-grace = "3s" or more, or remove it (the default follows the watchdog)`,
+	},
+	{
 		name: "table for an array of tables",
 		toml: "cluster = \"pair\"\nauth-key-file = \"/k\"\n[node]\nname = \"xen1\"\naddress = \"10.0.0.1\"\n",
 		want: `x.toml:3:1: node: is a table, want an array of tables; write it as an array of tables: [[node]] on a line of its own, its keys below, once per element`,

@@ -297,17 +297,24 @@ func TestIsolationGrace(t *testing.T) {
 		name, failover, timing string
 		grace                  time.Duration
 		onIsolation            string
+		fencing                string
 	}{
-		{"no ping targets: no grace", "", "", 0, "stop"},
-		{"defaults: deadtime 6s outlasts the 2s ping round", `ping-targets = ["192.0.2.254"]`, "", 5 * time.Second, "stop"},
-		{"deadtime 1s: the ping round outlasts it by 1s", `ping-targets = ["192.0.2.254"]`, "keepalive = \"100ms\"\ndeadtime = \"1s\"", 6 * time.Second, "stop"},
-		{"longer ping-timeout", "ping-targets = [\"192.0.2.254\"]\nping-timeout = \"3s\"", "keepalive = \"100ms\"\ndeadtime = \"1s\"", 8 * time.Second, "stop"},
-		{"given", "ping-targets = [\"192.0.2.254\"]\nisolation-grace = \"2s\"", "", 2 * time.Second, "stop"},
-		{"keep: nothing to wait for", "ping-targets = [\"192.0.2.254\"]\non-isolation = \"keep\"\nisolation-grace = \"9s\"", "", 0, "keep"},
+		{"no ping targets: no grace", "", "", 0, "stop", ""},
+		{"defaults: deadtime 6s outlasts the 2s ping round", `ping-targets = ["192.0.2.254"]`, "", 5 * time.Second, "stop", ""},
+		{"deadtime 1s: the ping round outlasts it by 1s", `ping-targets = ["192.0.2.254"]`, "keepalive = \"100ms\"\ndeadtime = \"1s\"", 6 * time.Second, "stop", ""},
+		{"longer ping-timeout", "ping-targets = [\"192.0.2.254\"]\nping-timeout = \"3s\"", "keepalive = \"100ms\"\ndeadtime = \"1s\"", 8 * time.Second, "stop", ""},
+		{"given", "ping-targets = [\"192.0.2.254\"]\nisolation-grace = \"2s\"", "", 2 * time.Second, "stop", ""},
+		{"keep: nothing to wait for", "ping-targets = [\"192.0.2.254\"]\non-isolation = \"keep\"\nisolation-grace = \"9s\"", "", 0, "keep", ""},
+		{"watchdog: outlasts watchdog-timeout", `ping-targets = ["192.0.2.254"]`, "deadtime = \"10s\"", 9*time.Second + time.Second, "stop",
+			"watchdog-device = \"/dev/watchdog\"\nwatchdog-timeout = \"9s\""},
+		{"watchdog shorter than the usual grace", `ping-targets = ["192.0.2.254"]`, "", 5 * time.Second, "stop",
+			"watchdog-device = \"/dev/watchdog\"\nwatchdog-timeout = \"2s\""},
+		{"watchdog given a long enough grace", "ping-targets = [\"192.0.2.254\"]\nisolation-grace = \"7s\"", "", 7 * time.Second, "stop",
+			"watchdog-device = \"/dev/watchdog\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			src := minimal + "[timing]\n" + tc.timing + "\n[failover]\n" + tc.failover + "\n"
+			src := minimal + "[timing]\n" + tc.timing + "\n[failover]\n" + tc.failover + "\n[fencing]\n" + tc.fencing + "\n"
 			p, err := Parse("x.toml", []byte(src), Options{SkipFileChecks: true})
 			if err != nil {
 				t.Fatal(err)

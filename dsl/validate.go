@@ -41,6 +41,9 @@ type builder struct {
 	deadtime   time.Duration
 	timingOK   bool
 	deadtimeOK bool
+
+	failoverTable *tableView // for problems found once [fencing] is read
+	graceGiven    bool       // failover.isolation-grace is in the file
 }
 
 func (b *builder) build(m map[string]any) {
@@ -83,6 +86,7 @@ func (b *builder) build(m map[string]any) {
 	b.timing(root)
 	b.failover(root)
 	b.fencing(root)
+	b.isolationWatchdog()
 	b.tools(root)
 	b.groups(root)
 	root.finish(childKeys("", ""))
@@ -561,6 +565,7 @@ func (b *builder) failover(root *tableView) {
 	f.PingTimeout, _ = t.positiveDuration("ping-timeout")
 	f.OnIsolation, _ = t.enum("on-isolation", "stop", "keep")
 	grace, graceSt := t.duration("isolation-grace")
+	b.failoverTable, b.graceGiven = t, graceSt == given
 	switch {
 	case graceSt == given:
 		f.IsolationGrace = grace
@@ -717,4 +722,34 @@ const isolationStopBudget = 5 * time.Second
 func DefaultIsolationGrace(keepalive, pingTimeout, deadtime time.Duration) time.Duration {
 	round := max(keepalive, time.Second) + pingTimeout
 	return max(0, round-deadtime) + isolationStopBudget
+}
+
+// WatchdogIsolationGrace is the shortest isolation-grace with a hardware
+// watchdog: an isolated node stops petting it when it notices its isolation
+// (after deadtime or its ping round, whichever ends later), so a node whose
+// stop hangs is reset within watchdog-timeout of that; the survivor must
+// not start before (1s margin).
+func WatchdogIsolationGrace(keepalive, pingTimeout, deadtime, watchdogTimeout time.Duration) time.Duration {
+	round := max(keepalive, time.Second) + pingTimeout
+	return watchdogTimeout + max(0, round-deadtime) + time.Second
+}
+
+// isolationWatchdog lengthens the default isolation-grace, or refuses a
+// given one, so that the hardware watchdog resets an isolated node whose
+// immediate stop hangs before its peer takes over.
+func (b *builder) isolationWatchdog() {
+	f, fe := &b.plan.Failover, b.plan.Fencing
+	if f.IsolationGrace == 0 && !b.graceGiven || f.OnIsolation != "stop" || len(f.PingTargets) == 0 ||
+		fe.WatchdogDevice == "" || fe.WatchdogTimeout <= 0 || !b.deadtimeOK || b.failoverTable == nil {
+		return
+	}
+	need := WatchdogIsolationGrace(b.plan.Timing.Keepalive, f.PingTimeout, b.deadtime, fe.WatchdogTimeout)
+	switch {
+	case !b.graceGiven:
+		f.IsolationGrace = max(f.IsolationGrace, need)
+	case f.IsolationGrace < need:
+		b.failoverTable.problem("isolation-grace", fmt.Sprintf("%q is too short for the hardware watchdog to reset an isolated node whose stop hangs before its peer takes over: it needs watchdog-timeout (%s) plus how much the ping round outlasts deadtime plus 1s",
+			formatDuration(f.IsolationGrace), formatDuration(fe.WatchdogTimeout)),
+			fmt.Sprintf("write isolation-grace = %q or more, or remove it (the default follows the watchdog)", formatDuration(need)))
+	}
 }

@@ -521,11 +521,9 @@ func appendConfig(t *testing.T, b *netbed.Bed, toml string) {
 // to it the self fence is lifted and the service answers from it.
 func TestIsolatedActiveStepsDown(t *testing.T) {
 	b := newBed(t, netbed.Options{})
-	appendConfig(t, b, fmt.Sprintf("\n[failover]\nping-targets = [%q]\nping-timeout = \"500ms\"\n", b.ClientIP))
+	pingTheClient(t, b)
 	startPair(t, b)
-	testbed.WaitFor(t, wait, "both nodes to reach the ping target", func() (bool, string) {
-		return b.A.Log.Contains("reachable=true") && b.B.Log.Contains("reachable=true"), b.A.Log.Tail(2) + b.B.Log.Tail(2)
-	})
+	waitPingReachable(t, b)
 	b.Isolate(b.A)
 	b.Sim("disconnect", "r0") // DRBD's replication ran over the dedicated link
 	testbed.WaitFor(t, wait, "a to give the group up as the isolated node", func() (bool, string) {
@@ -702,4 +700,60 @@ func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
 			expectOn(t, b, "web", "b")
 		})
 	}
+}
+
+// pingTheClient makes the client's address both nodes' ping target (the
+// tie-breaker; it stands in for the default gateway).
+func pingTheClient(t *testing.T, b *netbed.Bed) {
+	t.Helper()
+	appendConfig(t, b, fmt.Sprintf("\n[failover]\nping-targets = [%q]\nping-timeout = \"500ms\"\n", b.ClientIP))
+}
+
+func waitPingReachable(t *testing.T, b *netbed.Bed) {
+	t.Helper()
+	testbed.WaitFor(t, wait, "both nodes to reach the ping target", func() (bool, string) {
+		return b.A.Log.Contains("reachable=true") && b.B.Log.Contains("reachable=true"), b.A.Log.Tail(2) + b.B.Log.Tail(2)
+	})
+}
+
+// TestIsolatedActiveWhoseStopHangsIsReset: as TestIsolatedActiveStepsDown,
+// but the isolated node's domain cannot be destroyed (a stuck backend). With
+// a hardware watchdog, the isolated node stops petting it as soon as it
+// notices its isolation; its stop does not finish, so the watchdog resets
+// the host, and that happens before the peer's isolation-grace ends (the
+// configuration makes the default grace outlast watchdog-timeout). The peer
+// then takes over; the journal shows no instant with the domain on both.
+func TestIsolatedActiveWhoseStopHangsIsReset(t *testing.T) {
+	b := newBed(t, netbed.Options{Deadtime: "2s", Initdead: "4s", Fencing: "watchdog-device = \"WATCHDOG\"\nwatchdog-timeout = \"1s\""})
+	dogs := map[string]*netbed.FakeWatchdog{"a": b.FakeWatchdog(b.A, time.Second), "b": b.FakeWatchdog(b.B, time.Second)}
+	editConfig(t, b, func(n *netbed.Node, text string) string {
+		return strings.Replace(text, `"WATCHDOG"`, fmt.Sprintf("%q", dogs[n.Name].Path), 1)
+	})
+	pingTheClient(t, b)
+	startPair(t, b)
+	waitPingReachable(t, b)
+	testbed.WaitFor(t, wait, "a to pet its watchdog", func() (bool, string) {
+		return dogs["a"].Pets() > 0, fmt.Sprint(dogs["a"].Pets(), " pets")
+	})
+	b.Sim("domain", "a", "web", "undestroyable")
+	b.Isolate(b.A)
+	b.Sim("disconnect", "r0")
+	var fired time.Time
+	select {
+	case fired = <-dogs["a"].Expired:
+	case <-time.After(wait):
+		t.Fatalf("a's watchdog did not expire within %s of the isolation:\n%s", wait, b.A.Log.Tail(20))
+	}
+	if role, seen := b.B.Role("main"); role != "STANDBY" {
+		t.Fatalf("b when a's watchdog fired: %s, want STANDBY (still in isolation-grace)", seen)
+	}
+	if !b.A.Log.Contains("no longer petting the hardware watchdog") {
+		t.Errorf("a did not log that it starves its watchdog:\n%s", b.A.Log.Tail(20))
+	}
+	expectOn(t, b, "web", "a") // the stuck domain is still there ...
+	b.CrashHost(b.A)           // ... until the watchdog resets the host
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+	t.Logf("a's watchdog fired; b served %s later", time.Since(fired).Round(time.Millisecond))
 }

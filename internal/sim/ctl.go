@@ -200,7 +200,7 @@ const ctlUsage = `usage: xhad sim ctl SUBCOMMAND ARGS
   set resync-kb KB
   disconnect RES | connect RES          cut or heal the DRBD replication link
   disk RES NODE UpToDate|Consistent|Outdated|Inconsistent|Diskless
-  domain NODE DOM ignore-shutdown|no-pv|crash|normal
+  domain NODE DOM ignore-shutdown|no-pv|undestroyable|crash|normal
   host-crash NODE | host-boot NODE
   journal | check [--both DOM,...] | proc-drbd NODE | dump
 `
@@ -456,8 +456,10 @@ func (d *Domain) applyMode(mode string) {
 		d.IgnoreShutdown = true
 	case "no-pv":
 		d.NoPV = true
+	case "undestroyable":
+		d.Undestroyable = true
 	case "normal":
-		d.IgnoreShutdown, d.NoPV = false, false
+		d.IgnoreShutdown, d.NoPV, d.Undestroyable = false, false, false
 	}
 }
 
@@ -472,8 +474,8 @@ func (c *call) ctlDomain(args []string) error {
 		return usagef("want NODE DOM MODE")
 	}
 	node, name, mode := args[0], args[1], args[2]
-	if !slices.Contains([]string{"ignore-shutdown", "no-pv", "crash", "normal"}, mode) {
-		return usagef("domain mode %q: want ignore-shutdown, no-pv, crash or normal", mode)
+	if !slices.Contains([]string{"ignore-shutdown", "no-pv", "undestroyable", "crash", "normal"}, mode) {
+		return usagef("domain mode %q: want ignore-shutdown, no-pv, undestroyable, crash or normal", mode)
 	}
 	return c.transact(func(t *txn) error {
 		if !t.st.hasNode(node) {

@@ -154,6 +154,7 @@ type Domain struct {
 	ShutdownDoneAt time.Time `json:"shutdown-done-at,omitzero"`
 	IgnoreShutdown bool      `json:"ignore-shutdown,omitempty"`
 	NoPV           bool      `json:"no-pv,omitempty"`
+	Undestroyable  bool      `json:"undestroyable,omitempty"` // xl destroy fails (a stuck backend)
 	Crashed        bool      `json:"crashed,omitempty"`
 	Dying          bool      `json:"dying,omitempty"`
 }

@@ -809,6 +809,12 @@ func (c *call) xlDestroy(args []string) int {
 				"destroy failed (rc=-21)\n"
 			return nil
 		}
+		if d.Undestroyable {
+			failed = libxlError("libxl_domain.c:1135", "domain_destroy_callback", id, "Unable to destroy guest") +
+				libxlError("libxl_domain.c:1062", "domain_destroy_cb", id, "Destruction of domain failed") +
+				"destroy failed (rc=-3)\n"
+			return nil
+		}
 		delay = time.Duration(t.st.Settings.DestroyDelay)
 		if delay <= 0 {
 			t.removeDomain(c.node, d, "destroy")

@@ -413,3 +413,26 @@ func TestVbdNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestXLDestroyOfAnUndestroyableDomain: with a stuck backend, `xl destroy`
+// fails the way libxl reports it and the domain stays listed; a host crash
+// still takes it away.
+func TestXLDestroyOfAnUndestroyableDomain(t *testing.T) {
+	p := newPair(t, InitOptions{})
+	p.must("a", "xl", "create", "-q", p.cfg("x.cfg", "name = \"x\"\n"))
+	p.ctl("domain", "a", "x", "undestroyable")
+	_, errOut, code := p.run("a", "xl", "destroy", "x")
+	want := "libxl: error: libxl_domain.c:1135:domain_destroy_callback: Domain 1:Unable to destroy guest\n" +
+		"libxl: error: libxl_domain.c:1062:domain_destroy_cb: Domain 1:Destruction of domain failed\n" +
+		"destroy failed (rc=-3)\n"
+	if code != 1 || errOut != want {
+		t.Fatalf("exit %d stderr %q\nwant exit 1 stderr %q", code, errOut, want)
+	}
+	if out, _, code := p.run("a", "xl", "list", "x"); code != 0 || !strings.Contains(out, "x ") {
+		t.Fatalf("after the failed destroy: xl list x exit %d:\n%s", code, out)
+	}
+	p.ctl("host-crash", "a")
+	if stops := p.kinds(kindDomainStop); len(stops) != 1 || stops[0] != "a domain-stop dom=x id=1 how=host-crash" {
+		t.Fatalf("journal: %q", stops)
+	}
+}
