@@ -15,10 +15,11 @@ import (
 // the node holds nothing, and at a clean exit, it is disarmed with the magic
 // close, so a standby node is never reset.
 //
-// An isolated node (core.StopGroup{Immediate}) stops petting at once: if its
-// immediate stop finishes, it holds nothing and the magic close disarms the
-// watchdog in time; if the stop hangs or fails (a domain that cannot be
-// destroyed), the watchdog resets the host before the peer's
+// An isolated node (core's Isolated, or a group in an immediate stop that
+// has not finished) stops petting at once: if its immediate stop finishes,
+// it holds nothing and the magic close disarms the watchdog in time; if a
+// start in flight or the stop takes too long, or the stop fails (a domain
+// that cannot be destroyed), the watchdog resets the host before the peer's
 // isolation-grace ends (the config makes the grace long enough), so the peer
 // never starts a second copy.
 type hwWatchdog struct {
@@ -53,7 +54,7 @@ func (w *hwWatchdog) tick() {
 		w.wd = wd
 		d.log.Info("hardware watchdog armed: this node holds a group", "device", path, "timeout", wd.Timeout().String())
 		w.pet()
-	case holds && len(d.isolating) > 0:
+	case holds && (len(d.isolating) > 0 || d.m.Isolated()):
 		if !w.starving {
 			w.starving = true
 			d.log.Error("isolated: no longer petting the hardware watchdog; the host resets unless the immediate stop finishes first",

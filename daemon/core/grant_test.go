@@ -8,7 +8,7 @@ import "testing"
 // wins, and an operator's lone takeover always wins.
 func TestGrantSymmetricAndSafe(t *testing.T) {
 	bools := []bool{false, true}
-	roles := []Role{Standby, Active}
+	roles := []Role{Standby, Active, Failed}
 	var sides []side
 	for _, maint := range bools {
 		for _, flap := range bools {
@@ -34,8 +34,13 @@ func TestGrantSymmetricAndSafe(t *testing.T) {
 				if w1 != w2 {
 					t.Fatalf("asymmetric: %+v %+v pref=%q: %q vs %q", a, b, pref, w1, w2)
 				}
-				if (a.role.holds() || b.role.holds()) && w1 != "" {
+				if (a.holdsAgainst() || b.holdsAgainst()) && w1 != "" {
 					t.Fatalf("granted %q while a node holds the group: %+v %+v", w1, a, b)
+				}
+				for _, s := range []side{a, b} {
+					if s.role.holds() && w1 != "" && w1 != s.name {
+						t.Fatalf("granted %q while %s holds the group (%s): %+v %+v", w1, s.name, s.role, a, b)
+					}
 				}
 				for _, s := range []side{a, b} {
 					if s.name == w1 && s.maintenance {

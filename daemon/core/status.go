@@ -107,3 +107,9 @@ func (m *Machine) Role(group string) Role {
 
 // Maintenance reports whether maintenance mode is on.
 func (m *Machine) Maintenance() bool { return m.maintenance }
+
+// Isolated reports whether this node considers itself the isolated one: the
+// peer silent on every link, no ping target reachable, and on-isolation
+// "stop" configured. The daemon starves its hardware watchdog while it is
+// isolated and still holds a group.
+func (m *Machine) Isolated() bool { return !m.peerAlive && m.isolated() }

@@ -42,6 +42,21 @@ func Grant(g GroupConfig, a, b side) (string, string) {
 	if a.holdsAgainst() || b.holdsAgainst() {
 		return "", "a node holds the group"
 	}
+	// A FAILED node (asked by an operator) may still run the group's
+	// resources: it starts the group or nobody does.
+	switch fa, fb := a.role == Failed, b.role == Failed; {
+	case fa && fb:
+		return "", "both nodes hold the group FAILED"
+	case fa || fb:
+		s := a
+		if fb {
+			s = b
+		}
+		if s.maintenance {
+			return "", s.name + " holds the group FAILED and is in maintenance"
+		}
+		return s.name, "operator takeover of the FAILED group on " + s.name
+	}
 	cands := make([]side, 0, 2)
 	for _, s := range []side{a, b} {
 		if !s.maintenance {
