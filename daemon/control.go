@@ -172,6 +172,7 @@ type StatusReport struct {
 	Maintenance  bool            `json:"maintenance"`
 	FlapHold     bool            `json:"flap-hold"`
 	ShuttingDown bool            `json:"shutting-down"`
+	Isolated     bool            `json:"isolated"` // no link to the peer, no ping target (on-isolation = stop)
 	Peer         core.PeerStatus `json:"peer"`
 	Links        []LinkReport    `json:"links"`
 	Groups       []GroupReport   `json:"groups"`
@@ -255,7 +256,7 @@ func (d *Daemon) report(pending []core.Action) StatusReport {
 	st := d.m.Status()
 	r := StatusReport{
 		Node: d.self, Cluster: d.plan.Cluster, Epoch: d.epoch, StartedAt: d.started,
-		Maintenance: st.Maintenance, FlapHold: st.FlapHold, ShuttingDown: st.ShuttingDown,
+		Maintenance: st.Maintenance, FlapHold: st.FlapHold, ShuttingDown: st.ShuttingDown, Isolated: st.Isolated,
 		Peer: st.Peer, LastDecision: st.LastDecision,
 		Fencing: FencingReport{
 			PeerFenceConfigured: d.plan.Fencing.PeerFence, SelfFenceConfigured: d.plan.Fencing.SelfFence,

@@ -523,7 +523,7 @@ func TestMetrics(t *testing.T) {
 	})
 	for _, want := range []string{`xhad_peer_alive{peer="b"} 1`, `xhad_link_up{link="udp"} 1`, `xhad_link_received_total{link="udp"}`,
 		`xhad_resource_state{group="main",resource="web",state="running"} 1`, `xhad_decisions_total{event="transition",level="info"}`,
-		`xhad_group_operation_seconds_count{group="main",op="start",result="ok"} 1`, "xhad_link_heartbeat_age_seconds"} {
+		`xhad_group_operation_seconds_count{group="main",op="start",result="ok"} 1`, "xhad_link_heartbeat_age_seconds", "xhad_isolated 0"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -43,6 +43,7 @@ var (
 	descGateForce = prometheus.NewDesc("xhad_db_gate_forced", "1 when the last promotion was forced past the gate.", []string{"group", "resource"}, nil)
 	descLag       = prometheus.NewDesc("xhad_db_replication_lag", "Lag measured by the last gate check (-1 unknown).", []string{"group", "resource", "unit"}, nil)
 	descFenced    = prometheus.NewDesc("xhad_peer_fenced", "1 while the peer fence is in place.", nil, nil)
+	descIsolated  = prometheus.NewDesc("xhad_isolated", "1 while this node hears its peer on no link and reaches no ping target (on-isolation = stop).", nil, nil)
 	resourceState = []string{"running", "stopped", "failed", "unknown"}
 	roles         = []string{"STANDBY", "STARTING", "ACTIVE", "STOPPING", "FAILED"}
 )
@@ -65,7 +66,7 @@ func newMetrics(d *Daemon) *metrics {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descGen, descEpoch, descPeer, descMaint, descFlap, descLinkUp, descLinkAge, descRx, descTx, descDropped, descResState, descFenced, descGate, descGateForce, descLag} {
+	for _, d := range []*prometheus.Desc{descRole, descGen, descEpoch, descPeer, descMaint, descFlap, descLinkUp, descLinkAge, descRx, descTx, descDropped, descResState, descFenced, descIsolated, descGate, descGateForce, descLag} {
 		ch <- d
 	}
 }
@@ -99,6 +100,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge(descMaint, b(st.Maintenance))
 	gauge(descFlap, b(st.FlapHold))
 	gauge(descFenced, b(st.Fencing.PeerFenced))
+	gauge(descIsolated, b(st.Isolated))
 	for _, l := range st.Links {
 		gauge(descLinkUp, b(l.Up), l.Name)
 		age := -1.0

@@ -23,6 +23,9 @@ func RenderStatus(w io.Writer, r StatusReport, now time.Time) error {
 	if r.ShuttingDown {
 		flags += "  SHUTTING DOWN"
 	}
+	if r.Isolated {
+		flags += "  ISOLATED (no link to the peer, no ping target)"
+	}
 	fmt.Fprintf(tw, "node\t%s (cluster %s, epoch %d, up %s)%s\n", r.Node, r.Cluster, r.Epoch, since(r.StartedAt, now), flags)
 	peer := r.Peer.Node + ": "
 	switch {

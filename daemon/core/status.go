@@ -11,6 +11,7 @@ type Status struct {
 	Maintenance  bool          `json:"maintenance"`
 	FlapHold     bool          `json:"flap-hold"`
 	ShuttingDown bool          `json:"shutting-down"`
+	Isolated     bool          `json:"isolated"` // see Machine.Isolated
 	Peer         PeerStatus    `json:"peer"`
 	Links        []LinkStatus  `json:"links"`
 	Groups       []GroupStatus `json:"groups"`
@@ -55,7 +56,7 @@ type GroupStatus struct {
 func (m *Machine) Status() Status {
 	s := Status{
 		Node: m.cfg.Self, Epoch: m.cfg.Epoch, Version: m.version, Tick: m.now,
-		Maintenance: m.maintenance, FlapHold: m.flapHold, ShuttingDown: m.shutdown,
+		Maintenance: m.maintenance, FlapHold: m.flapHold, ShuttingDown: m.shutdown, Isolated: m.Isolated(),
 		Peer: PeerStatus{
 			Node: m.cfg.Peer, Known: m.peerKnown, Alive: m.peerAlive, Left: m.peerLeft,
 			Fenced: m.fenced, FenceError: m.fenceFailed,

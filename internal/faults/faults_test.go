@@ -530,6 +530,9 @@ func TestIsolatedActiveStepsDown(t *testing.T) {
 		role, _, waiting, _, seen := group(b.A)
 		return role == "STANDBY" && strings.Contains(waiting, "isolated"), seen
 	})
+	if st, err := b.A.Status(); err != nil || !st.Isolated {
+		t.Errorf("a's status does not say isolated: %v", err)
+	}
 	if !b.A.Log.Contains("immediate stop") {
 		t.Errorf("a did not log the immediate stop:\n%s", b.A.Log.Tail(30))
 	}
@@ -568,6 +571,9 @@ func TestIsolatedActiveStepsDown(t *testing.T) {
 	b.B.WaitPeer(true, wait)
 	serviceOn(t, b, "b")
 	b.A.WaitHeartbeats("udp", 10, wait)
+	if st, err := b.A.Status(); err != nil || st.Isolated {
+		t.Errorf("a's status still says isolated after the heal (%v)", err)
+	}
 	if role, seen := b.A.Role("main"); role != "STANDBY" {
 		t.Fatalf("the old active after the heal: %s, want STANDBY", seen)
 	}
