@@ -9,7 +9,8 @@
 // t.Cleanup stops whatever still runs. Require skips a test that cannot run
 // here (not root, binaries missing) and fails it when CI=true.
 //
-// StartMariaDBPairWith places the MariaDB servers elsewhere: each inside a
+// StartMariaDBPairWith and StartPGPairWith place the servers elsewhere
+// (PGOptions.AuthHosts opens pg_hba to a subnet): each inside a
 // network namespace (`ip netns exec NS start-stop-daemon ...`), bound to an
 // address of that namespace (e.g. its end of a dedicated link, so that
 // replication runs over that link), with the accounts also granted to a

@@ -20,9 +20,11 @@
 // public: an nftables drop of the other host's public address; serial: the
 // cable's relay drops that direction's bytes), a daemon killed, stopped, continued
 // or restarted, a host crashed (links down, kill -9, simulator host-crash)
-// and booted. With Options.Database each host also runs a MariaDB server in
-// its namespace on its dl0 address, the two replicating from each other over
-// dl0, guarded by a second group "db" (a database resource). FakeWatchdog
+// and booted. With Options.Database (DatabaseMariaDB or DatabasePostgreSQL)
+// each host also runs a database server in its namespace on its dl0
+// address, replicating over dl0 (MariaDB master-master; PostgreSQL primary
+// on a, streaming standby on b), guarded by a second group "db" (a database
+// resource). FakeWatchdog
 // stands in for a host's hardware watchdog (a FIFO that counts down like
 // the kernel's and reports when it would reset the host).
 //

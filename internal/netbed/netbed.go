@@ -17,7 +17,6 @@ import (
 	"text/template"
 	"time"
 
-	"xhad/dbrepl/dbtest"
 	"xhad/internal/ptycable"
 	"xhad/internal/runner"
 	"xhad/internal/testbed"
@@ -35,8 +34,8 @@ type Options struct {
 	Fencing                       string   // more keys of the [fencing] table
 	GroupKeys                     string   // more keys of the [[group]] table (e.g. max-restarts = 1)
 	NoDaemonConfig                bool     // write no xhad configuration (a bed for another daemon)
-	Database                      bool     // a MariaDB server per host on its dl0 address, replicating over dl0, and group "db" guarding it (db.go)
-	DatabaseKeys                  string   // keys of the database resource; default max-lag-seconds = "10s", catchup-timeout = "3s"
+	Database                      string   // "" none, DatabaseMariaDB or DatabasePostgreSQL: a server per host on its dl0 address, replicating over dl0, and group "db" guarding it (db.go)
+	DatabaseKeys                  string   // keys of the database resource; default max-lag-seconds = "10s", catchup-timeout = "3s" (mariadb), max-lag-bytes = 1048576, catchup-timeout = "3s" (postgresql)
 }
 
 // Bed is two hosts, a switch and a client in network namespaces.
@@ -57,7 +56,7 @@ type Bed struct {
 	mu    sync.Mutex
 	procs []*Proc
 	cuts  map[cut]bool
-	db    *dbtest.MariaDBPair // Options.Database
+	db    bedDatabase // Options.Database (db.go)
 }
 
 // RequireRoot skips the test when not root, and fails it instead when the
@@ -462,7 +461,7 @@ func (b *Bed) writeConfigs(o Options) {
 		serialA, serialB = b.Cable.PathA, b.Cable.PathB
 	}
 	dbGroup := ""
-	if o.Database {
+	if o.Database != "" {
 		dbGroup = b.startDatabase(o)
 	}
 	tmpl := template.Must(template.New("cfg").Parse(configTemplate))
