@@ -118,7 +118,7 @@ func idleUsage(b *testing.B, bed *netbed.Bed, label string, period time.Duration
 
 func benchXhad(b *testing.B, timing, keepalive, deadtime, pingTimeout, how string, trials int, idle time.Duration) {
 	bed := netbed.New(b, netbed.Options{Keepalive: keepalive, Deadtime: deadtime, Initdead: "3s",
-		Extra: fmt.Sprintf("[failover]\nping-timeout = %q\n", pingTimeout)})
+		Failover: fmt.Sprintf("ping-timeout = %q", pingTimeout)})
 	const wait = 60 * time.Second
 	bed.A.Start()
 	bed.B.Start()

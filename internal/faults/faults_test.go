@@ -491,25 +491,6 @@ func TestReloadFailingValidation(t *testing.T) {
 	serviceOn(t, b, "a")
 }
 
-// appendConfig adds TOML to both nodes' configuration files (before the
-// daemons start).
-func appendConfig(t *testing.T, b *netbed.Bed, toml string) {
-	t.Helper()
-	for _, n := range []*netbed.Node{b.A, b.B} {
-		f, err := os.OpenFile(n.Config, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = f.WriteString(toml)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestIsolatedActiveStepsDown: every link cut while both daemons live, the
 // active's public side with them, so that it reaches neither its peer nor
 // the ping target (the client's address, standing in for the gateway).
@@ -520,8 +501,7 @@ func appendConfig(t *testing.T, b *netbed.Bed, toml string) {
 // active rejoins as STANDBY, self-fenced, and when the group is handed back
 // to it the self fence is lifted and the service answers from it.
 func TestIsolatedActiveStepsDown(t *testing.T) {
-	b := newBed(t, netbed.Options{})
-	pingTheClient(t, b)
+	b := newBed(t, netbed.Options{PingClient: true, Failover: `ping-timeout = "500ms"`})
 	startPair(t, b)
 	waitPingReachable(t, b)
 	b.Isolate(b.A)
@@ -589,25 +569,6 @@ func TestIsolatedActiveStepsDown(t *testing.T) {
 	}
 }
 
-// editConfig rewrites both nodes' configuration files (before the daemons
-// start) with edit(node, text).
-func editConfig(t *testing.T, b *netbed.Bed, edit func(n *netbed.Node, text string) string) {
-	t.Helper()
-	for _, n := range []*netbed.Node{b.A, b.B} {
-		old, err := os.ReadFile(n.Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := edit(n, string(old))
-		if text == string(old) {
-			t.Fatalf("the edit changed nothing in %s", n.Config)
-		}
-		if err := os.WriteFile(n.Config, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestSIGSTOPWithoutPartitionCheck: the active daemon is stopped past
 // deadtime on hosts without public-address, so the standby cannot tell a
 // hung daemon from a dead host. Without a watchdog, DRBD itself refuses
@@ -619,32 +580,15 @@ func editConfig(t *testing.T, b *netbed.Bed, edit func(n *netbed.Node, text stri
 func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
 	for _, withWatchdog := range []bool{false, true} {
 		t.Run(fmt.Sprintf("watchdog=%v", withWatchdog), func(t *testing.T) {
-			o := netbed.Options{Deadtime: "2s", Initdead: "4s"}
+			o := netbed.Options{Deadtime: "2s", Initdead: "4s", NoPublicAddress: true}
 			if withWatchdog {
-				o.Fencing = "watchdog-device = \"WATCHDOG\"\nwatchdog-timeout = \"1s\""
+				o.Watchdog = "1s"
 			}
 			b := newBed(t, o)
-			dogs := map[string]*netbed.FakeWatchdog{}
-			if withWatchdog {
-				dogs["a"], dogs["b"] = b.FakeWatchdog(b.A, time.Second), b.FakeWatchdog(b.B, time.Second)
-			}
-			editConfig(t, b, func(n *netbed.Node, text string) string {
-				var keep []string
-				for _, line := range strings.Split(text, "\n") {
-					if !strings.HasPrefix(line, "public-address") {
-						keep = append(keep, line)
-					}
-				}
-				text = strings.Join(keep, "\n")
-				if withWatchdog {
-					text = strings.Replace(text, `"WATCHDOG"`, fmt.Sprintf("%q", dogs[n.Name].Path), 1)
-				}
-				return text
-			})
 			startPair(t, b)
 			if withWatchdog {
 				testbed.WaitFor(t, wait, "a to pet its watchdog", func() (bool, string) {
-					return dogs["a"].Pets() > 0 && b.A.Log.Contains("hardware watchdog armed"), fmt.Sprint(dogs["a"].Pets(), " pets")
+					return b.A.Watchdog.Pets() > 0 && b.A.Log.Contains("hardware watchdog armed"), fmt.Sprint(b.A.Watchdog.Pets(), " pets")
 				})
 			}
 			b.A.Signal(syscall.SIGSTOP)
@@ -675,9 +619,9 @@ func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
 			}
 			var fired time.Time
 			select {
-			case fired = <-dogs["a"].Expired:
+			case fired = <-b.A.Watchdog.Expired:
 			case <-time.After(wait):
-				t.Fatalf("a's watchdog did not expire within %s after SIGSTOP (%d pets)", wait, dogs["a"].Pets())
+				t.Fatalf("a's watchdog did not expire within %s after SIGSTOP (%d pets)", wait, b.A.Watchdog.Pets())
 			}
 			// The reset comes before b's deadtime ends: b has not acted.
 			if role, seen := b.B.Role("main"); role != "STANDBY" {
@@ -690,7 +634,7 @@ func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
 			expectOn(t, b, "web", "b")
 			t.Logf("a's watchdog fired; b served %s later", time.Since(fired).Round(time.Millisecond))
 			testbed.WaitFor(t, wait, "b to arm its own watchdog", func() (bool, string) {
-				return dogs["b"].Pets() > 0, fmt.Sprint(dogs["b"].Pets(), " pets")
+				return b.B.Watchdog.Pets() > 0, fmt.Sprint(b.B.Watchdog.Pets(), " pets")
 			})
 			armedBefore := strings.Count(b.A.Log.String(), "hardware watchdog armed")
 			b.BootHost(b.A)
@@ -708,13 +652,7 @@ func TestSIGSTOPWithoutPartitionCheck(t *testing.T) {
 	}
 }
 
-// pingTheClient makes the client's address both nodes' ping target (the
-// tie-breaker; it stands in for the default gateway).
-func pingTheClient(t *testing.T, b *netbed.Bed) {
-	t.Helper()
-	appendConfig(t, b, fmt.Sprintf("\n[failover]\nping-targets = [%q]\nping-timeout = \"500ms\"\n", b.ClientIP))
-}
-
+// waitPingReachable waits until both nodes reach their ping target.
 func waitPingReachable(t *testing.T, b *netbed.Bed) {
 	t.Helper()
 	testbed.WaitFor(t, wait, "both nodes to reach the ping target", func() (bool, string) {
@@ -730,23 +668,18 @@ func waitPingReachable(t *testing.T, b *netbed.Bed) {
 // configuration makes the default grace outlast watchdog-timeout). The peer
 // then takes over; the journal shows no instant with the domain on both.
 func TestIsolatedActiveWhoseStopHangsIsReset(t *testing.T) {
-	b := newBed(t, netbed.Options{Deadtime: "2s", Initdead: "4s", Fencing: "watchdog-device = \"WATCHDOG\"\nwatchdog-timeout = \"1s\""})
-	dogs := map[string]*netbed.FakeWatchdog{"a": b.FakeWatchdog(b.A, time.Second), "b": b.FakeWatchdog(b.B, time.Second)}
-	editConfig(t, b, func(n *netbed.Node, text string) string {
-		return strings.Replace(text, `"WATCHDOG"`, fmt.Sprintf("%q", dogs[n.Name].Path), 1)
-	})
-	pingTheClient(t, b)
+	b := newBed(t, netbed.Options{Deadtime: "2s", Initdead: "4s", Watchdog: "1s", PingClient: true, Failover: `ping-timeout = "500ms"`})
 	startPair(t, b)
 	waitPingReachable(t, b)
 	testbed.WaitFor(t, wait, "a to pet its watchdog", func() (bool, string) {
-		return dogs["a"].Pets() > 0, fmt.Sprint(dogs["a"].Pets(), " pets")
+		return b.A.Watchdog.Pets() > 0, fmt.Sprint(b.A.Watchdog.Pets(), " pets")
 	})
 	b.Sim("domain", "a", "web", "undestroyable")
 	b.Isolate(b.A)
 	b.Sim("disconnect", "r0")
 	var fired time.Time
 	select {
-	case fired = <-dogs["a"].Expired:
+	case fired = <-b.A.Watchdog.Expired:
 	case <-time.After(wait):
 		t.Fatalf("a's watchdog did not expire within %s of the isolation:\n%s", wait, b.A.Log.Tail(20))
 	}

@@ -24,9 +24,11 @@
 // each host also runs a database server in its namespace on its dl0
 // address, replicating over dl0 (MariaDB master-master; PostgreSQL primary
 // on a, streaming standby on b), guarded by a second group "db" (a database
-// resource). FakeWatchdog
-// stands in for a host's hardware watchdog (a FIFO that counts down like
-// the kernel's and reports when it would reset the host).
+// resource). With
+// Options.Watchdog each host's watchdog-device is a FakeWatchdog (a FIFO
+// that counts down like the kernel's and reports when it would reset the
+// host); Options.PingClient makes the client's address the ping target and
+// Options.NoPublicAddress leaves out the partition check.
 //
 // Everything a Bed creates is removed in t.Cleanup, also when
 // the test fails. Beds need root: New skips without it, and fails when the

@@ -30,7 +30,10 @@ type Options struct {
 	ShutdownTimeout               string   // of each domain; default "2s"
 	Lifetime                      string   // of the service address; default "0s" (permanent)
 	Top                           string   // more top-level keys
-	Extra                         string   // more TOML tables (e.g. [failover])
+	Failover                      string   // more keys of the [failover] table (e.g. ping-timeout)
+	PingClient                    bool     // ping-targets = [the client's address]: the tie-breaker (it stands in for the gateway)
+	NoPublicAddress               bool     // no public-address: no partition check before a takeover
+	Watchdog                      string   // watchdog-timeout (e.g. "1s"): each node's watchdog-device is a FakeWatchdog (Node.Watchdog)
 	Fencing                       string   // more keys of the [fencing] table
 	GroupKeys                     string   // more keys of the [[group]] table (e.g. max-restarts = 1)
 	NoDaemonConfig                bool     // write no xhad configuration (a bed for another daemon)
@@ -380,13 +383,13 @@ control-socket = "{{.NodeDir}}/xhad.sock"
 name = "a"
 address = "{{.LinkA}}"
 {{if .Serial}}serial-device = "{{.SerialA}}"{{end}}
-public-address = "{{.PubA}}"
+{{if .Public}}public-address = "{{.PubA}}"{{end}}
 
 [[node]]
 name = "b"
 address = "{{.LinkB}}"
 {{if .Serial}}serial-device = "{{.SerialB}}"{{end}}
-public-address = "{{.PubB}}"
+{{if .Public}}public-address = "{{.PubB}}"{{end}}
 
 [timing]
 keepalive = "{{.Keepalive}}"
@@ -395,14 +398,18 @@ warntime = "{{.Warntime}}"
 initdead = "{{.Initdead}}"
 monitor-interval = "200ms"
 
+[failover]
+{{if .PingClient}}ping-targets = ["{{.ClientIP}}"]{{end}}
+{{.Failover}}
+
 [fencing]
 peer-fence = true
 self-fence = true
 replication-ports = [7789]
 service-interfaces = ["pub0"]
+{{if .Watchdog}}watchdog-device = "{{.WatchdogPath}}"
+watchdog-timeout = "{{.Watchdog}}"{{end}}
 {{.Fencing}}
-
-{{.Extra}}
 
 [[group]]
 name = "main"
@@ -471,13 +478,26 @@ func (b *Bed) writeConfigs(o Options) {
 		if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		if o.Watchdog != "" {
+			timeout, err := time.ParseDuration(o.Watchdog)
+			if err != nil {
+				t.Fatalf("netbed: watchdog timeout %q: %v", o.Watchdog, err)
+			}
+			n.Watchdog = b.FakeWatchdog(n, timeout)
+		}
+		wdPath := ""
+		if n.Watchdog != nil {
+			wdPath = n.Watchdog.Path
+		}
 		var buf bytes.Buffer
 		err := tmpl.Execute(&buf, map[string]any{
 			"Dir": b.Dir, "NodeDir": n.Dir, "Top": o.Top,
 			"LinkA": b.A.LinkIP, "LinkB": b.B.LinkIP, "PubA": b.A.PubIP, "PubB": b.B.PubIP,
 			"Serial": b.Cable != nil, "SerialA": serialA, "SerialB": serialB,
 			"Keepalive": o.Keepalive, "Deadtime": o.Deadtime, "Initdead": o.Initdead,
-			"Warntime": ((dead + ka) / 2).String(), "Fencing": o.Fencing, "Extra": o.Extra,
+			"Warntime": ((dead + ka) / 2).String(), "Fencing": o.Fencing, "Failover": o.Failover,
+			"Public": !o.NoPublicAddress, "PingClient": o.PingClient, "ClientIP": b.ClientIP,
+			"Watchdog": o.Watchdog, "WatchdogPath": wdPath,
 			"GroupKeys": o.GroupKeys, "Domains": doms, "ShutdownTimeout": o.ShutdownTimeout,
 			"StopTimeout": (shut + 3*time.Second).String(), "Service": b.ServiceIP, "Lifetime": o.Lifetime,
 			"DBGroup": dbGroup,

@@ -19,7 +19,8 @@ type Node struct {
 	Config          string
 	Log             *testbed.LogBuffer
 	Notify          *testbed.Notify
-	Env             []string // extra environment of the daemon
+	Env             []string      // extra environment of the daemon
+	Watchdog        *FakeWatchdog // its watchdog-device, with Options.Watchdog
 
 	bed    *Bed
 	cmd    *exec.Cmd

@@ -28,7 +28,9 @@ type FakeWatchdog struct {
 }
 
 // FakeWatchdog creates the FIFO <node dir>/watchdog with the given timeout
-// and starts watching it; it stops when the test ends.
+// and starts watching it; it stops when the test ends. With
+// Options.Watchdog the bed makes one per node (Node.Watchdog) and writes it
+// into the node's configuration as watchdog-device.
 func (b *Bed) FakeWatchdog(n *Node, timeout time.Duration) *FakeWatchdog {
 	b.t.Helper()
 	path := filepath.Join(n.Dir, "watchdog")
