@@ -609,19 +609,15 @@ func (d *Daemon) startGroup(ctx context.Context, a core.StartGroup) {
 // of the group after a start: allowed, refused, or forced past.
 func (d *Daemon) logGates(g dsl.Group) {
 	for name, r := range d.res[g.Name] {
-		db, ok := r.(*resources.Database)
-		if !ok {
-			continue
-		}
-		gate := db.LastGate()
+		gate := gateReport(r)
 		if gate == nil {
 			continue
 		}
-		args := []any{"group", g.Name, "res", name, "lag-bytes", gate.LagBytes, "lag-seconds", gate.LagSeconds, "lag-transactions", gate.LagTrx}
-		switch {
-		case gate.Forced:
+		args := []any{"group", g.Name, "res", name, "lag-bytes", gate.LagBytes, "lag-seconds", gate.LagSeconds, "lag-transactions", gate.LagTransactions}
+		switch gate.Verdict {
+		case "forced":
 			d.log.Warn("database promoted past the replication gate by --force", append(args, "why", strings.Join(gate.Reasons, "; "))...)
-		case gate.Promotable:
+		case "allowed":
 			d.log.Info("replication gate allowed the promotion", append(args, "why", "replica caught up within the limits")...)
 		default:
 			d.log.Warn("replication gate refused the promotion", append(args, "why", strings.Join(gate.Reasons, "; "))...)

@@ -408,23 +408,31 @@ func (p *MariaDBPair) Reset(t testing.TB) {
 // more keys of the resource ("" = max-lag-seconds 10s, catchup-timeout 3s).
 func (p *MariaDBPair) GroupTOML(t testing.TB, dir, keys string) string {
 	t.Helper()
-	cred := filepath.Join(dir, "db.cred")
-	if err := os.WriteFile(cred, []byte(MariaDBHA+":hapass\n"), 0o600); err != nil {
-		t.Fatalf("dbtest: write the database credentials file: %v", err)
-	}
 	if keys == "" {
 		keys = "max-lag-seconds = \"10s\"\n  catchup-timeout = \"3s\""
+	}
+	return groupTOML(t, dir, MariaDBHA+":hapass\n", "maria", "mariadb", [2]string{p.Nodes[0].Addr(), p.Nodes[1].Addr()}, keys)
+}
+
+// groupTOML writes the credentials file cred into dir and returns an xhad
+// [[group]] "db" with one database resource: name, engine, the servers of
+// nodes a and b at addrs, the credentials file, and more keys.
+func groupTOML(t testing.TB, dir, cred, name, engine string, addrs [2]string, keys string) string {
+	t.Helper()
+	path := filepath.Join(dir, "db.cred")
+	if err := os.WriteFile(path, []byte(cred), 0o600); err != nil {
+		t.Fatalf("dbtest: write the database credentials file: %v", err)
 	}
 	return fmt.Sprintf(`
 [[group]]
 name = "db"
 
   [[group.resource]]
-  name = "maria"
+  name = %q
   kind = "database"
-  engine = "mariadb"
+  engine = %q
   addresses = { a = %q, b = %q }
   credentials-file = %q
   %s
-`, p.Nodes[0].Addr(), p.Nodes[1].Addr(), cred, keys)
+`, name, engine, addrs[0], addrs[1], path, keys)
 }

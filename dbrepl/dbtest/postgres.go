@@ -476,24 +476,9 @@ func anyAttached(dataDir string) bool {
 // the daemons' addresses.
 func (p *PGPair) GroupTOML(t testing.TB, dir, keys string) string {
 	t.Helper()
-	cred := filepath.Join(dir, "db.cred")
-	if err := os.WriteFile(cred, []byte("# xhad's role on both servers\nuser="+PGHA+"\npassword=hapass\n"), 0o600); err != nil {
-		t.Fatalf("dbtest: write the database credentials file: %v", err)
-	}
 	if keys == "" {
 		keys = "max-lag-bytes = 1048576\n  catchup-timeout = \"3s\""
 	}
-	return fmt.Sprintf(`
-[[group]]
-name = "db"
-
-  [[group.resource]]
-  name = "pg"
-  kind = "database"
-  engine = "postgresql"
-  addresses = { a = %q, b = %q }
-  database = "postgres"
-  credentials-file = %q
-  %s
-`, p.Nodes[0].Addr(), p.Nodes[1].Addr(), cred, keys)
+	return groupTOML(t, dir, "# xhad's role on both servers\nuser="+PGHA+"\npassword=hapass\n", "pg", "postgresql",
+		[2]string{p.Nodes[0].Addr(), p.Nodes[1].Addr()}, "database = \"postgres\"\n  "+keys)
 }

@@ -86,21 +86,12 @@ func TestDatabaseCaughtUpPromotesOverTheLink(t *testing.T) {
 	appliedOnB(t, pair)
 	b.B.WaitHeartbeats("udp", 5, wait) // b's daemon polls a's writer position meanwhile
 
-	b.CrashHost(b.A)
-	pair.Kill(t, 0)
-
-	b.B.WaitRole("main", "ACTIVE", wait)
-	b.B.WaitRole("db", "ACTIVE", wait)
-	serviceOn(t, b, "b")
-	expectOn(t, b, "web", "b")
+	crashAndPromote(t, b, func() { pair.Kill(t, 0) })
 	if n := pair.Query(t, 1, "SELECT COUNT(*) FROM hatest.acked"); n != "100" {
 		t.Fatalf("rows on the promoted server: %s, want the 100 acknowledged", n)
 	}
 	if ro := pair.Query(t, 1, "SELECT @@read_only"); ro != "0" {
 		t.Fatalf("b's server not writable after the takeover: read_only=%s", ro)
-	}
-	if !b.B.Log.Contains("replication gate allowed the promotion") || b.B.Log.Contains("database replication gate is overridden") {
-		t.Errorf("want the gate's allowed promotion logged, without --force:\n%s", b.B.Log.Tail(20))
 	}
 }
 
@@ -214,13 +205,7 @@ func TestPostgresCaughtUpPromotesOverTheLink(t *testing.T) {
 	pair.WaitReplayed(t, 1, 0)
 	b.B.WaitHeartbeats("udp", 5, wait) // b's daemon polls a's WAL position meanwhile
 
-	b.CrashHost(b.A)
-	pair.Kill(t, 0)
-
-	b.B.WaitRole("main", "ACTIVE", wait)
-	b.B.WaitRole("db", "ACTIVE", wait)
-	serviceOn(t, b, "b")
-	expectOn(t, b, "web", "b")
+	crashAndPromote(t, b, func() { pair.Kill(t, 0) })
 	if rec := pair.Query(t, 1, "SELECT pg_is_in_recovery()::text"); rec != "false" {
 		t.Fatalf("b's server after the takeover: pg_is_in_recovery=%s, want false (promoted)", rec)
 	}
@@ -228,9 +213,6 @@ func TestPostgresCaughtUpPromotesOverTheLink(t *testing.T) {
 		t.Fatalf("rows on the promoted server: %s, want the 100 acknowledged", n)
 	}
 	pair.Exec(t, 1, "INSERT INTO acked (v) VALUES (100)") // writable
-	if !b.B.Log.Contains("replication gate allowed the promotion") || b.B.Log.Contains("database replication gate is overridden") {
-		t.Errorf("want the gate's allowed promotion logged, without --force:\n%s", b.B.Log.Tail(20))
-	}
 	testbed.WaitFor(t, wait, "b's status to show the allowed gate", func() (bool, string) {
 		_, detail, gt, seen := dbGroup(b.B, "db")
 		return strings.HasPrefix(detail, "primary, timeline 2;") && strings.Contains(detail, "gate allowed") && gt != nil && gt.Verdict == "allowed", seen
@@ -362,18 +344,13 @@ func refusedUntilForced(t *testing.T, b *netbed.Bed, closed func() (bool, string
 	})
 }
 
-// crashAndRefuse crashes a's host (links down, daemon kill -9, domains and
-// DRBD gone), kills its database server with killDB, checks that group main
-// moves to b as after any crash, and waits for b's gate to refuse group db:
-// STANDBY with its last start failed, the verdict "refused" in `status
-// --json`, and a refusal line in the log. It returns the gate's report.
+// crashAndRefuse is crashActive with a lagging replica on b: it waits for
+// b's gate to refuse group db (STANDBY with its last start failed, the
+// verdict "refused" in `status --json`, a refusal line in the log) and
+// returns the gate's report.
 func crashAndRefuse(t *testing.T, b *netbed.Bed, killDB func()) *daemon.GateReport {
 	t.Helper()
-	b.CrashHost(b.A)
-	killDB()
-	b.B.WaitRole("main", "ACTIVE", wait)
-	serviceOn(t, b, "b")
-	expectOn(t, b, "web", "b")
+	crashActive(t, b, killDB)
 	var gate *daemon.GateReport
 	testbed.WaitFor(t, wait, "b to refuse the promotion with the gate's reason", func() (bool, string) {
 		g, _, gt, seen := dbGroup(b.B, "db")
@@ -382,4 +359,28 @@ func crashAndRefuse(t *testing.T, b *netbed.Bed, killDB func()) *daemon.GateRepo
 			gt != nil && gt.Verdict == "refused" && refusal(b.B) != "", seen
 	})
 	return gate
+}
+
+// crashActive crashes a's host (links down, daemon kill -9, domains and
+// DRBD gone), kills its database server with killDB, and checks that group
+// main moves to b as after any crash.
+func crashActive(t *testing.T, b *netbed.Bed, killDB func()) {
+	t.Helper()
+	b.CrashHost(b.A)
+	killDB()
+	b.B.WaitRole("main", "ACTIVE", wait)
+	serviceOn(t, b, "b")
+	expectOn(t, b, "web", "b")
+}
+
+// crashAndPromote is crashActive with a caught-up replica on b: the gate
+// allows the promotion by itself (logged, without --force) and group db
+// comes up on b.
+func crashAndPromote(t *testing.T, b *netbed.Bed, killDB func()) {
+	t.Helper()
+	crashActive(t, b, killDB)
+	b.B.WaitRole("db", "ACTIVE", wait)
+	if !b.B.Log.Contains("replication gate allowed the promotion") || b.B.Log.Contains("database replication gate is overridden") {
+		t.Errorf("want the gate's allowed promotion logged, without --force:\n%s", b.B.Log.Tail(20))
+	}
 }
